@@ -1,0 +1,1 @@
+"""DocuMind embed service: vectors for chunks (and, later, classes, entities, sentiment)."""

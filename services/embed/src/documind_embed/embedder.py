@@ -1,0 +1,80 @@
+"""Embedding one range of a document's chunks. Vectors are stored on the chunk rows in the
+database (float32 bytes): the search service indexes them from there, and a later re-index
+into a new collection needs no re-parse (DESIGN rule 5)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import bindparam, func, select, update
+
+from documind.contracts import EmbedChunks, IndexChunks
+from documind.db.engine import transaction
+from documind.db.models import Chunk, StageName, utcnow
+from documind.embedding import Encoder
+from documind.runtime import Runtime
+from documind.status import StatusStore
+
+SERVICE = "embed"
+
+
+@dataclass
+class ChunkEmbedder:
+    runtime: Runtime
+    encoder: Encoder
+
+    def embed(self, work: EmbedChunks) -> int:
+        rt = self.runtime
+        doc_id, gen = work.document_id, work.generation
+        model = self.encoder.model_name
+        started = time.monotonic()
+        rt.status.begin_stage(doc_id, gen, StageName.EMBED)
+        with rt.sessions() as s:
+            rows = s.execute(
+                select(Chunk.id, Chunk.text)
+                .where(
+                    Chunk.document_id == doc_id,
+                    Chunk.generation == gen,
+                    Chunk.idx >= work.start,
+                    Chunk.idx < work.end,
+                    # Redelivered ranges skip what is done already (idempotent, DESIGN rule 3).
+                    (Chunk.embedding.is_(None)) | (Chunk.embedding_model != model),
+                )
+                .order_by(Chunk.idx)
+            ).all()
+        if rows:
+            with rt.status.heartbeat(doc_id, StageName.EMBED, rt.settings.heartbeat_interval_s):
+                vectors = self.encoder.encode([text for _, text in rows])
+            self._store(doc_id, gen, [cid for cid, _ in rows], vectors, model)
+        done, total = self._progress(doc_id, gen, model)
+        rt.status.set_progress(doc_id, StageName.EMBED, done, total)
+        if done >= total:
+            rt.status.finish_stage(doc_id, gen, StageName.EMBED)
+        rt.metrics.stage_seconds.labels(SERVICE, "embed").observe(time.monotonic() - started)
+        rt.metrics.chunks_processed.labels("embed").inc(len(rows))
+        rt.bus.send(IndexChunks(document_id=doc_id, generation=gen, start=work.start, end=work.end))
+        return len(rows)
+
+    def _store(self, doc_id: str, gen: int, ids: list[str], vectors: np.ndarray, model: str) -> None:
+        table = Chunk.__table__
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("cid"))
+            .values(embedding=bindparam("vec"), embedding_model=model, embedded_at=utcnow())
+        )
+        with transaction(self.runtime.sessions) as s:
+            StatusStore.guard(s, doc_id, gen, lock=True)
+            s.execute(stmt, [{"cid": cid, "vec": vec.tobytes()} for cid, vec in zip(ids, vectors)])
+
+    def _progress(self, doc_id: str, gen: int, model: str) -> tuple[int, int]:
+        with self.runtime.sessions() as s:
+            total = s.scalar(select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen))
+            done = s.scalar(
+                select(func.count()).where(
+                    Chunk.document_id == doc_id, Chunk.generation == gen, Chunk.embedding_model == model
+                )
+            )
+        return int(done or 0), int(total or 0)
+

@@ -1,0 +1,33 @@
+"""Persisting a document's chunks: the whole set is replaced atomically, behind the fence."""
+
+from __future__ import annotations
+
+from documind.db.engine import SessionFactory, transaction
+from documind.db.models import Chunk
+from documind.status import StatusStore
+from documind.vectors import chunk_id
+
+from documind_ingest.chunking import ChunkDraft
+
+
+def replace_chunks(
+    sessions: SessionFactory, document_id: str, generation: int, drafts: list[ChunkDraft]
+) -> int:
+    with transaction(sessions) as s:
+        StatusStore.guard(s, document_id, generation, lock=True)
+        s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
+        s.add_all(
+            Chunk(
+                id=chunk_id(document_id, i),
+                document_id=document_id,
+                idx=i,
+                generation=generation,
+                text=d.text,
+                token_count=d.token_count,
+                page_start=d.page_start,
+                page_end=d.page_end,
+                element_types=d.element_types,
+            )
+            for i, d in enumerate(drafts)
+        )
+    return len(drafts)

@@ -1,0 +1,86 @@
+"""Chunking that respects structure (unstructured's ``chunk_by_title``: sections, tables,
+pages) and the embedding model's window: a chunk longer than the window in word pieces is
+split at whitespace, so nothing is silently truncated by the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+
+class Tokenizer(Protocol):
+    def count_many(self, texts: Sequence[str]) -> list[int]: ...
+
+
+@dataclass
+class ChunkDraft:
+    text: str
+    token_count: int
+    page_start: int | None
+    page_end: int | None
+    element_types: list[str] = field(default_factory=list)
+
+
+def _pages_and_types(chunk: Any) -> tuple[int | None, int | None, list[str]]:
+    originals = getattr(chunk.metadata, "orig_elements", None) or [chunk]
+    pages = [e.metadata.page_number for e in originals if getattr(e.metadata, "page_number", None)]
+    types = sorted({type(e).__name__ for e in originals})
+    return (min(pages) if pages else None, max(pages) if pages else None, types)
+
+
+def split_to_window(text: str, max_tokens: int, count: Any) -> list[str]:
+    """Split ``text`` into pieces of at most ``max_tokens`` word pieces (specials included),
+    cutting at whitespace. ``count(list[str]) -> list[int]``."""
+    if count([text])[0] <= max_tokens:
+        return [text]
+    words = text.split()
+    pieces: list[str] = []
+    current: list[str] = []
+    # Grow greedily by words; word-piece counts are additive over whitespace-split words for
+    # BERT-style tokenizers, so counting per word is exact.
+    word_counts = [c - 2 for c in count(words)] if words else []
+    budget = max_tokens - 2
+    used = 0
+    for word, n in zip(words, word_counts):
+        if current and used + n > budget:
+            pieces.append(" ".join(current))
+            current, used = [], 0
+        if n > budget:  # one absurd "word" (e.g. a base64 blob): hard-cut by characters
+            step = max(1, len(word) * budget // n)
+            pieces.extend(word[i : i + step] for i in range(0, len(word), step))
+            continue
+        current.append(word)
+        used += n
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
+
+
+def chunk_elements(
+    elements: list[Any], tokenizer: Tokenizer, *, max_chars: int, overlap_chars: int, max_tokens: int
+) -> list[ChunkDraft]:
+    from unstructured.chunking.title import chunk_by_title
+
+    if not elements:
+        return []
+    chunks = chunk_by_title(
+        elements,
+        max_characters=max_chars,
+        new_after_n_chars=int(max_chars * 0.8),
+        combine_text_under_n_chars=min(200, max_chars // 2),
+        overlap=overlap_chars,
+        multipage_sections=True,
+    )
+    drafts: list[ChunkDraft] = []
+    texts = [c.text.strip() for c in chunks]
+    counts = tokenizer.count_many(texts) if texts else []
+    for chunk, text, n in zip(chunks, texts, counts):
+        if not text:
+            continue
+        page_start, page_end, types = _pages_and_types(chunk)
+        if n <= max_tokens:
+            drafts.append(ChunkDraft(text, n, page_start, page_end, types))
+            continue
+        for piece in split_to_window(text, max_tokens, tokenizer.count_many):
+            drafts.append(ChunkDraft(piece, tokenizer.count_many([piece])[0], page_start, page_end, types))
+    return drafts

@@ -1,0 +1,74 @@
+"""Text extraction with unstructured, offline.
+
+PDFs use the ``fast`` strategy (text layer); when a PDF has (almost) no text layer it is OCR'd
+with Tesseract (``ocr_only``). Images are always OCR'd. ``hi_res`` needs a layout model from
+a hub and is never used (STACK-FACTS)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from documind.errors import CorruptFile, EncryptedFile, NoTextExtracted
+
+from documind_ingest.validation import IMAGE_KINDS
+
+
+@dataclass(frozen=True)
+class Extraction:
+    elements: list[Any]  # unstructured Elements
+    ocr_used: bool
+    pages: int | None
+
+    @property
+    def text_chars(self) -> int:
+        return sum(len(e.text or "") for e in self.elements)
+
+
+def _pdf_pages(path: Path) -> int | None:
+    try:
+        from pypdf import PdfReader
+
+        return len(PdfReader(str(path)).pages)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _check_email(path: Path) -> None:
+    with path.open("rb") as fh:
+        msg = email.message_from_binary_file(fh, policy=email.policy.default)
+    ctype = msg.get_content_type()
+    if ctype in ("multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"):
+        raise EncryptedFile("email is encrypted (PGP/S-MIME); nothing readable to index")
+
+
+def extract(path: Path, kind: str, *, ocr_languages: str, min_chars_per_page: int) -> Extraction:
+    from unstructured.partition.auto import partition
+
+    languages = ocr_languages.split("+")
+    try:
+        if kind == "eml":
+            _check_email(path)
+        if kind in IMAGE_KINDS:
+            elements = partition(filename=str(path), strategy="ocr_only", languages=languages)
+            return Extraction(elements, ocr_used=True, pages=1)
+        if kind == "pdf":
+            pages = _pdf_pages(path)
+            elements = partition(filename=str(path), strategy="fast", languages=languages)
+            chars = sum(len(e.text or "") for e in elements)
+            if chars < min_chars_per_page * max(pages or 1, 1):
+                elements = partition(filename=str(path), strategy="ocr_only", languages=languages)
+                return Extraction(elements, ocr_used=True, pages=pages)
+            return Extraction(elements, ocr_used=False, pages=pages)
+        elements = partition(filename=str(path), languages=languages)
+        return Extraction(elements, ocr_used=False, pages=None)
+    except (EncryptedFile, NoTextExtracted):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure on this input is permanent
+        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        if "password" in message.lower() or "encrypt" in message.lower():
+            raise EncryptedFile(f"{kind} file is password protected") from None
+        raise CorruptFile(f"could not read {kind} file: {message}") from None

@@ -1,0 +1,98 @@
+"""One document through validate -> extract -> chunk, then handed on to embedding."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import cached_property
+
+from documind.contracts import EmbedChunks, ProcessDocument
+from documind.db.models import StageName
+from documind.embedding import TokenCounter
+from documind.errors import Fenced, NoTextExtracted
+from documind.logging import get_logger
+from documind.runtime import Runtime
+
+from documind_ingest.chunk_store import replace_chunks
+from documind_ingest.chunking import chunk_elements
+from documind_ingest.extraction import extract
+from documind_ingest.validation import validate_file
+
+SERVICE = "ingest"
+
+
+@dataclass
+class IngestPipeline:
+    runtime: Runtime
+
+    @cached_property
+    def tokenizer(self) -> TokenCounter:
+        return TokenCounter(self.runtime.settings.embedding_model)
+
+    def _timed(self, stage: StageName, started: float) -> None:
+        self.runtime.metrics.stage_seconds.labels(SERVICE, stage.value).observe(time.monotonic() - started)
+
+    def process(self, work: ProcessDocument) -> int:
+        rt, st = self.runtime, self.runtime.settings
+        status, doc_id, gen = rt.status, work.document_id, work.generation
+        log = get_logger("documind.ingest").bind(document_id=doc_id)
+
+        t = time.monotonic()
+        status.begin_stage(doc_id, gen, StageName.VALIDATE)
+        doc = status.get(doc_id)
+        if doc is None:
+            raise Fenced(f"document {doc_id} vanished")
+        with rt.storage.local_copy(doc.storage_key) as path:
+            validated = validate_file(path, max_bytes=st.max_file_bytes)
+            status.update_document(doc_id, gen, mime_type=validated.mime_type)
+            status.finish_stage(doc_id, gen, StageName.VALIDATE)
+            self._timed(StageName.VALIDATE, t)
+
+            t = time.monotonic()
+            status.begin_stage(doc_id, gen, StageName.EXTRACT)
+            with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
+                extraction = extract(
+                    path, validated.kind,
+                    ocr_languages=st.ocr_languages,
+                    min_chars_per_page=st.pdf_ocr_min_chars_per_page,
+                )
+        status.finish_stage(doc_id, gen, StageName.EXTRACT)
+        self._timed(StageName.EXTRACT, t)
+
+        t = time.monotonic()
+        status.begin_stage(doc_id, gen, StageName.CHUNK)
+        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
+            drafts = chunk_elements(
+                extraction.elements, self.tokenizer,
+                max_chars=st.chunk_max_chars,
+                overlap_chars=st.chunk_overlap_chars,
+                max_tokens=st.chunk_max_tokens,
+            )
+        text_chars = sum(len(d.text) for d in drafts)
+        if not drafts or text_chars < st.min_text_chars:
+            what = "no text could be extracted" if text_chars == 0 else (
+                f"too little text to index ({text_chars} characters; minimum {st.min_text_chars})"
+            )
+            raise NoTextExtracted(what + (" (OCR found none)" if extraction.ocr_used and not text_chars else ""))
+        n = replace_chunks(rt.sessions, doc_id, gen, drafts)
+        status.update_document(
+            doc_id, gen,
+            chunk_count=n,
+            metadata_={
+                "kind": validated.kind,
+                "ocr": extraction.ocr_used,
+                "pages": extraction.pages,
+                "characters": text_chars,
+                "words": sum(len(d.text.split()) for d in drafts),
+            },
+        )
+        status.finish_stage(doc_id, gen, StageName.CHUNK)
+        self._timed(StageName.CHUNK, t)
+        rt.metrics.chunks_processed.labels("chunk").inc(n)
+
+        status.hand_off(doc_id, gen, StageName.EMBED, units_total=n)
+        step = st.embed_chunks_per_message
+        for start in range(0, n, step):
+            rt.bus.send(EmbedChunks(document_id=doc_id, generation=gen, start=start, end=min(n, start + step)))
+        log.info("document chunked", chunks=n, kind=validated.kind, ocr=extraction.ocr_used)
+        return n

@@ -1,0 +1,27 @@
+"""Composition root of the ingest service.
+
+``register(runtime)`` declares the actors on a runtime (the embedded mode calls it for every
+installed service); ``setup()`` is what Dramatiq's CLI calls in each worker process:
+``dramatiq documind_ingest.worker:setup``."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from documind.contracts import ProcessDocument
+from documind.runtime import Runtime, build_runtime
+from documind.settings import load_settings
+from documind.tasks import declare
+
+from documind_ingest.pipeline import IngestPipeline
+
+
+def register(runtime: Runtime) -> None:
+    pipeline = IngestPipeline(runtime)
+    declare(runtime, ProcessDocument, pipeline.process)
+
+
+def setup() -> dramatiq.Broker:
+    runtime = build_runtime(load_settings())
+    register(runtime)
+    return runtime.broker

@@ -1,0 +1,1 @@
+"""DocuMind maintenance service: periodic jobs that keep the system clean and unstuck."""

@@ -1,0 +1,32 @@
+"""Composition root of the maintenance service (``dramatiq documind_maintenance.worker:setup``).
+
+The schedule runs in exactly one scheduler process: ``periodiq documind_maintenance.worker``
+(periodiq has no guard against a second scheduler, DESIGN rule 8); the watchdog is
+idempotent, so a duplicate tick costs nothing but a query."""
+
+from __future__ import annotations
+
+import dramatiq
+from periodiq import PeriodiqMiddleware, cron
+
+from documind.contracts import RunWatchdog
+from documind.runtime import Runtime, build_runtime
+from documind.settings import load_settings
+from documind.tasks import declare
+
+from documind_maintenance.watchdog import Watchdog
+
+WATCHDOG_SCHEDULE = "* * * * *"  # every minute
+
+
+def register(runtime: Runtime) -> None:
+    if not any(isinstance(m, PeriodiqMiddleware) for m in runtime.broker.middleware):
+        runtime.broker.add_middleware(PeriodiqMiddleware(skip_delay=60))
+    watchdog = Watchdog(runtime)
+    declare(runtime, RunWatchdog, watchdog.run, store_results=True, periodic=cron(WATCHDOG_SCHEDULE))
+
+
+def setup() -> dramatiq.Broker:
+    runtime = build_runtime(load_settings())
+    register(runtime)
+    return runtime.broker

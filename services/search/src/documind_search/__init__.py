@@ -1,0 +1,1 @@
+"""DocuMind search service: owns Qdrant — index updates, deletions and queries."""

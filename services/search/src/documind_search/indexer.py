@@ -1,0 +1,119 @@
+"""Index updates: upsert a range of embedded chunks with deterministic point ids; when the
+last range lands, remove stale points and mark the document completed. Deletion removes
+every point; the fence is re-checked after each write, so a deletion that raced an upsert
+still wins (DESIGN rule 4)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select, update
+
+from documind.contracts import DeleteDocument, IndexChunks
+from documind.db.engine import transaction
+from documind.db.models import Chunk, Document, StageName, utcnow
+from documind.errors import Fenced
+from documind.logging import get_logger
+from documind.runtime import Runtime
+from documind.status import StatusStore
+from documind.vectors import point_id
+
+from documind_search.vector_index import Point, VectorIndex
+
+SERVICE = "search"
+
+
+@dataclass
+class Indexer:
+    runtime: Runtime
+    index: VectorIndex
+
+    def index_chunks(self, work: IndexChunks) -> int:
+        rt = self.runtime
+        doc_id, gen = work.document_id, work.generation
+        started = time.monotonic()
+        rt.status.begin_stage(doc_id, gen, StageName.INDEX)
+        with rt.sessions() as s:
+            doc = StatusStore.guard(s, doc_id, gen)
+            tenant, source = doc.tenant, doc.source_name
+            rows = s.execute(
+                select(Chunk)
+                .where(
+                    Chunk.document_id == doc_id, Chunk.generation == gen,
+                    Chunk.idx >= work.start, Chunk.idx < work.end,
+                    Chunk.embedding_model == self.index.model,
+                )
+                .order_by(Chunk.idx)
+            ).scalars().all()
+        points = [
+            Point(
+                id=point_id(doc_id, c.idx, self.index.model),
+                vector=np.frombuffer(c.embedding, dtype=np.float32).tolist(),
+                payload={
+                    "tenant": tenant, "document_id": doc_id, "chunk_id": c.id, "chunk_index": c.idx,
+                    "text": c.text, "source_name": source, "page": c.page_start, "generation": gen,
+                },
+            )
+            for c in rows
+        ]
+        if points:
+            self.index.upsert(points)
+        try:
+            rt.status.check(doc_id, gen)
+        except Fenced:
+            # Deleted (or superseded) while we wrote: take our points back out.
+            if self._is_deleted(doc_id):
+                self.index.delete_document(doc_id)
+            raise
+        self._mark_indexed(doc_id, gen, [c.id for c in rows])
+        done, total = self._progress(doc_id, gen)
+        rt.status.set_progress(doc_id, StageName.INDEX, done, total)
+        rt.metrics.stage_seconds.labels(SERVICE, "index").observe(time.monotonic() - started)
+        rt.metrics.chunks_processed.labels("index").inc(len(points))
+        if done >= total:
+            self._finish(doc_id, gen, total)
+        return len(points)
+
+    def _finish(self, doc_id: str, gen: int, total: int) -> None:
+        rt = self.runtime
+        # The document may have shrunk since its last generation: drop points past the end.
+        self.index.delete_document(doc_id, from_index=total)
+        try:
+            rt.status.finish_stage(doc_id, gen, StageName.INDEX)
+            rt.status.complete(doc_id, gen)
+        except Fenced:
+            return  # a twin delivery completed it first, or it was deleted meanwhile
+        doc = rt.status.get(doc_id)
+        rt.metrics.documents_finished.labels("completed").inc()
+        if doc is not None:
+            rt.metrics.time_to_searchable_seconds.observe((utcnow() - doc.created_at).total_seconds())
+        get_logger("documind.search").info("document searchable", document_id=doc_id, chunks=total)
+
+    def _is_deleted(self, doc_id: str) -> bool:
+        doc = self.runtime.status.get(doc_id)
+        return doc is None or doc.deleted_at is not None
+
+    def _mark_indexed(self, doc_id: str, gen: int, ids: list[str]) -> None:
+        if not ids:
+            return
+        with transaction(self.runtime.sessions) as s:
+            StatusStore.guard(s, doc_id, gen, lock=True)
+            s.execute(update(Chunk).where(Chunk.id.in_(ids)).values(indexed_at=utcnow()))
+
+    def _progress(self, doc_id: str, gen: int) -> tuple[int, int]:
+        with self.runtime.sessions() as s:
+            base = select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
+            total = s.scalar(base)
+            done = s.scalar(base.where(Chunk.indexed_at.is_not(None)))
+        return int(done or 0), int(total or 0)
+
+    def delete_document(self, work: DeleteDocument) -> dict:
+        with self.runtime.sessions() as s:
+            doc = s.get(Document, work.document_id)
+            if doc is not None and doc.deleted_at is None:
+                raise Fenced(f"document {work.document_id} is not marked deleted; refusing to drop its points")
+        before = self.index.count(work.document_id)
+        self.index.delete_document(work.document_id)
+        return {"document_id": work.document_id, "points_removed": before}

@@ -1,0 +1,129 @@
+"""The Qdrant collection of chunk vectors: created with explicit HNSW and payload-index
+settings, stamped with the embedding model and dimension it holds (DESIGN rule 5)."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from documind.errors import ModelMismatch
+
+
+@dataclass(frozen=True)
+class Point:
+    id: str
+    vector: list[float]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Hit:
+    point_id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class VectorIndex:
+    def __init__(self, client: QdrantClient, collection: str, model: str, dimension: int) -> None:
+        self.client = client
+        self.collection = collection
+        self.model = model
+        self.dimension = dimension
+        # qdrant-client's local mode is not safe for concurrent use from worker threads.
+        self._lock = threading.RLock()
+        self._ready = False
+
+    def ensure(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            if not self.client.collection_exists(self.collection):
+                self.client.create_collection(
+                    self.collection,
+                    vectors_config=models.VectorParams(size=self.dimension, distance=models.Distance.COSINE),
+                    hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128, payload_m=16),
+                    metadata={"model": self.model, "dimension": self.dimension},
+                )
+                with warnings.catch_warnings():
+                    # Local mode ignores payload indexes (and says so); the server needs them.
+                    warnings.simplefilter("ignore", UserWarning)
+                    for field, schema in (
+                        ("tenant", models.PayloadSchemaType.KEYWORD),
+                        ("document_id", models.PayloadSchemaType.KEYWORD),
+                        ("chunk_index", models.PayloadSchemaType.INTEGER),
+                    ):
+                        self.client.create_payload_index(self.collection, field, field_schema=schema)
+            else:
+                self.check_model(self.model)
+            self._ready = True
+
+    def collection_model(self) -> tuple[str | None, int | None]:
+        info = self.client.get_collection(self.collection)
+        meta = getattr(info.config, "metadata", None) or {}
+        return meta.get("model"), meta.get("dimension")
+
+    def check_model(self, model: str) -> None:
+        stored_model, stored_dim = self.collection_model()
+        if stored_model is not None and stored_model != model:
+            raise ModelMismatch(
+                f"collection {self.collection!r} holds vectors of model {stored_model!r}; "
+                f"refusing to mix in or query with {model!r} (re-index into a new collection)"
+            )
+        if stored_dim is not None and stored_dim != self.dimension:
+            raise ModelMismatch(f"collection dimension {stored_dim} != model dimension {self.dimension}")
+
+    def upsert(self, points: list[Point]) -> None:
+        self.ensure()
+        with self._lock:
+            self.client.upsert(
+                self.collection,
+                points=[models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points],
+                wait=True,
+            )
+
+    @staticmethod
+    def _document_filter(document_id: str, from_index: int | None = None) -> models.Filter:
+        must: list[models.Condition] = [
+            models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
+        ]
+        if from_index is not None:
+            must.append(models.FieldCondition(key="chunk_index", range=models.Range(gte=from_index)))
+        return models.Filter(must=must)
+
+    def delete_document(self, document_id: str, from_index: int | None = None) -> None:
+        """Remove a document's points (or those at ``chunk_index >= from_index``: stale
+        points of a document that shrank on re-processing)."""
+        self.ensure()
+        with self._lock:
+            self.client.delete(
+                self.collection,
+                points_selector=models.FilterSelector(filter=self._document_filter(document_id, from_index)),
+                wait=True,
+            )
+
+    def count(self, document_id: str | None = None) -> int:
+        self.ensure()
+        with self._lock:
+            flt = self._document_filter(document_id) if document_id else None
+            return self.client.count(self.collection, count_filter=flt, exact=True).count
+
+    def search(
+        self, vector: list[float], *, tenant: str, limit: int, document_ids: list[str] | None = None
+    ) -> list[Hit]:
+        self.ensure()
+        must: list[models.Condition] = [
+            # The tenant filter is always applied: a query never sees another tenant's chunks.
+            models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))
+        ]
+        if document_ids:
+            must.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids)))
+        with self._lock:
+            result = self.client.query_points(
+                self.collection, query=vector, query_filter=models.Filter(must=must),
+                limit=limit, with_payload=True,
+            )
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in result.points]

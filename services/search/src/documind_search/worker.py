@@ -1,0 +1,56 @@
+"""Composition root of the search service (``dramatiq documind_search.worker:setup``).
+
+With Qdrant in local mode only one process may open the folder: run this service with a
+single worker process (``--processes 1``), or give it ``DOCUMIND_QDRANT_URL`` to scale."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from documind.contracts import DeleteDocument, IndexChunks, SearchQuery
+from documind.embedding import model_dimension, shared_encoder
+from documind.runtime import Runtime, build_runtime
+from documind.settings import load_settings
+from documind.tasks import declare
+from documind.vectors import build_qdrant_client
+
+from documind_search.indexer import Indexer
+from documind_search.query import QueryService
+from documind_search.vector_index import VectorIndex
+
+
+class LazyVectorIndex:
+    """Opens Qdrant on first use, so registering the actors (e.g. in a CLI process that only
+    sends messages) never locks the local-mode folder."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(vector_index(self.runtime), name)
+
+
+def vector_index(runtime: Runtime) -> VectorIndex:
+    st = runtime.settings
+
+    def build() -> VectorIndex:
+        client = build_qdrant_client(st)
+        runtime.closers.append(client.close)
+        return VectorIndex(client, st.qdrant_collection, st.embedding_model, model_dimension(st.embedding_model))
+
+    return runtime.resource("vector-index", build)
+
+
+def register(runtime: Runtime) -> None:
+    index = LazyVectorIndex(runtime)
+    indexer = Indexer(runtime, index)  # type: ignore[arg-type]
+    queries = QueryService(runtime.sessions, shared_encoder(runtime), index)  # type: ignore[arg-type]
+    declare(runtime, IndexChunks, indexer.index_chunks)
+    declare(runtime, DeleteDocument, indexer.delete_document, store_results=True)
+    declare(runtime, SearchQuery, queries.search, store_results=True, time_limit_s=120)
+
+
+def setup() -> dramatiq.Broker:
+    runtime = build_runtime(load_settings())
+    register(runtime)
+    return runtime.broker

@@ -1,0 +1,1 @@
+"""DocuMind validate service: human validation of low-confidence results."""

@@ -1,0 +1,106 @@
+"""Broker construction with DocuMind's middleware stack.
+
+Distributed: Redis broker and Redis results. Embedded: Dramatiq's in-process StubBroker and
+an in-memory results backend. Same middleware, same actors, same messages."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+from dramatiq.results import Results
+from dramatiq.results.backends import StubBackend
+
+from documind.contracts import Queues
+from documind.db.engine import SessionFactory
+from documind.errors import is_transient
+from documind.middleware import DeliveryCounter, Liveness, LogContext
+from documind.settings import RunMode, Settings
+
+REDIS_NAMESPACE = "documind"
+
+
+def _retry_when(max_retries: int) -> Callable[[int, BaseException], bool]:
+    # Transient errors only (DESIGN rule 7): a corrupt file fails the same way every time.
+    def retry_when(retries: int, exc: BaseException) -> bool:
+        return retries < max_retries and is_transient(exc)
+
+    return retry_when
+
+
+def build_middleware(
+    settings: Settings,
+    sessions: SessionFactory,
+    results_backend,  # noqa: ANN001
+    on_exhausted: Callable[[str, str], None] | None = None,
+    on_delivery: Callable[[str], None] | None = None,
+) -> list[dramatiq.Middleware]:
+    stack: list[dramatiq.Middleware] = [
+        LogContext(),
+        AgeLimit(max_age=settings.message_max_age_s * 1000),
+        TimeLimit(time_limit=settings.message_time_limit_s * 1000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        CurrentMessage(),
+        Retries(
+            max_retries=settings.max_retries,
+            min_backoff=settings.min_backoff_ms,
+            max_backoff=settings.max_backoff_ms,
+            retry_when=_retry_when(settings.max_retries),
+        ),
+        DeliveryCounter(sessions, settings.max_deliveries, on_exhausted, on_delivery),
+        Results(backend=results_backend, result_ttl=10 * 60 * 1000),
+    ]
+    if settings.mode is RunMode.DISTRIBUTED and settings.metrics_port:
+        stack.append(_prometheus(settings))
+    if settings.liveness_file is not None:
+        stack.append(Liveness(settings.liveness_file))
+    return stack
+
+
+def _prometheus(settings: Settings) -> dramatiq.Middleware:
+    # Dramatiq 2 leaves Prometheus out of its defaults; its middleware reads these variables
+    # when imported, so set them first (DESIGN rule 9).
+    metrics_dir = settings.metrics_dir or settings.data_dir / "prometheus"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+    os.environ.setdefault("dramatiq_prom_db", str(metrics_dir))
+    os.environ["dramatiq_prom_port"] = str(settings.metrics_port)
+    from dramatiq.middleware.prometheus import Prometheus
+
+    return Prometheus()
+
+
+def build_results_backend(settings: Settings):  # noqa: ANN201
+    if settings.mode is RunMode.EMBEDDED:
+        return StubBackend()
+    from dramatiq.results.backends.redis import RedisBackend
+
+    return RedisBackend(url=settings.redis_url.get_secret_value(), namespace=f"{REDIS_NAMESPACE}-results")
+
+
+def build_broker(settings: Settings, middleware: list[dramatiq.Middleware]) -> dramatiq.Broker:
+    if settings.mode is RunMode.EMBEDDED:
+        broker: dramatiq.Broker = StubBroker(middleware=middleware)
+    else:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(
+            url=settings.redis_url.get_secret_value(), namespace=REDIS_NAMESPACE, middleware=middleware
+        )
+    # Declare every queue so any service can send to any other without importing it.
+    for queue in Queues.ALL:
+        broker.declare_queue(queue)
+    return broker

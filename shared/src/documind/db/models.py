@@ -1,0 +1,171 @@
+"""SQLAlchemy 2 models: documents, their per-stage status, chunks, delivery receipts and the
+dead-letter table. Status lives here, not in the broker (DESIGN rule 1)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    # Naive UTC everywhere: SQLite drops tzinfo, and mixing aware and naive values breaks
+    # comparisons; one convention for both databases.
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=False), dict: JSON, list: JSON}
+
+
+class DocumentStatus(str, enum.Enum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset(
+    {DocumentStatus.COMPLETED, DocumentStatus.FAILED, DocumentStatus.CANCELLED, DocumentStatus.DELETED}
+)
+
+
+class StageName(str, enum.Enum):
+    """Pipeline stages in order; the document's ``stage`` is the one last entered."""
+
+    VALIDATE = "validate"
+    EXTRACT = "extract"
+    CHUNK = "chunk"
+    EMBED = "embed"
+    INDEX = "index"
+
+
+class StageState(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def _enum(e: type[enum.Enum], name: str) -> Enum:
+    # Store values (not names) as plain strings: portable across SQLite and Postgres and
+    # migration-friendly (adding a member needs no ALTER TYPE).
+    return Enum(e, name=name, native_enum=False, length=16, values_callable=lambda x: [m.value for m in x])
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("tenant", "sha256", name="uq_documents_tenant_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    source_name: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(1024))
+    mime_type: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[DocumentStatus] = mapped_column(_enum(DocumentStatus, "document_status"), index=True)
+    stage: Mapped[StageName | None] = mapped_column(_enum(StageName, "stage_name"))
+    # Bumped on every (re)processing; messages carry it so stale work is dropped.
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
+    chunk_count: Mapped[int | None] = mapped_column(Integer)
+    metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+    stages: Mapped[list["Stage"]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="Stage.id"
+    )
+
+
+class Stage(Base):
+    __tablename__ = "stages"
+    __table_args__ = (UniqueConstraint("document_id", "name", name="uq_stages_document_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    name: Mapped[StageName] = mapped_column(_enum(StageName, "stage_name"))
+    state: Mapped[StageState] = mapped_column(_enum(StageState, "stage_state"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    units_done: Mapped[int] = mapped_column(Integer, default=0)
+    units_total: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship(back_populates="stages")
+
+
+class Chunk(Base):
+    __tablename__ = "chunks"
+    __table_args__ = (UniqueConstraint("document_id", "idx", name="uq_chunks_document_idx"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    generation: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+    page_start: Mapped[int | None] = mapped_column(Integer)
+    page_end: Mapped[int | None] = mapped_column(Integer)
+    element_types: Mapped[list] = mapped_column(JSON, default=list)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(255))
+    embedded_at: Mapped[datetime | None]
+    indexed_at: Mapped[datetime | None]
+
+
+class MessageReceipt(Base):
+    """One row per broker message id: deliveries counted by us, since a SIGKILLed attempt is
+    invisible to Dramatiq's retry count (DESIGN rule 2)."""
+
+    __tablename__ = "message_receipts"
+
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    redriven_at: Mapped[datetime | None]

@@ -1,0 +1,91 @@
+"""The exception tree. Workers decide retry-or-fail from the class alone (DESIGN rule 7):
+
+    DocumindError
+    ├── PermanentError      fail the document at once, never retry; ``str()`` is user-facing
+    │   ├── UnsupportedFileType, EmptyFile, FileTooLarge, EncryptedFile, CorruptFile,
+    │   │   NoTextExtracted
+    │   ├── MalformedMessage    payload failed its schema: dead-lettered
+    │   └── ModelMismatch       query model differs from the collection's
+    ├── TransientError      a dependency is briefly unavailable: retry with backoff
+    └── Fenced              the document was deleted/cancelled/superseded: drop the work
+"""
+
+from __future__ import annotations
+
+
+class DocumindError(Exception):
+    """Base of every error DocuMind raises on purpose."""
+
+
+class PermanentError(DocumindError):
+    """Retrying cannot help. The message is shown to the person who uploaded the file."""
+
+
+class UnsupportedFileType(PermanentError):
+    pass
+
+
+class EmptyFile(PermanentError):
+    pass
+
+
+class FileTooLarge(PermanentError):
+    pass
+
+
+class EncryptedFile(PermanentError):
+    pass
+
+
+class CorruptFile(PermanentError):
+    pass
+
+
+class NoTextExtracted(PermanentError):
+    pass
+
+
+class MalformedMessage(PermanentError):
+    pass
+
+
+class ModelMismatch(PermanentError):
+    pass
+
+
+class TransientError(DocumindError):
+    """Worth retrying: a broker, database or vector store hiccup."""
+
+
+class Fenced(DocumindError):
+    """The work belongs to a document that is deleted, cancelled or re-processed since."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors that a later attempt may not see (used by the Retries middleware)."""
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, DocumindError):
+        return False
+    # Imported lazily: each is optional for some callers and costly to import.
+    transient: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    try:
+        from sqlalchemy.exc import DisconnectionError, OperationalError
+
+        transient += [OperationalError, DisconnectionError]
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import redis.exceptions as redis_exc
+
+        transient += [redis_exc.ConnectionError, redis_exc.TimeoutError, redis_exc.BusyLoadingError]
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import httpx
+        from qdrant_client.http.exceptions import ResponseHandlingException
+
+        transient += [httpx.TransportError, ResponseHandlingException]
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, tuple(transient))

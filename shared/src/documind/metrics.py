@@ -1,0 +1,58 @@
+"""Prometheus metrics, built on demand into a given registry (no import-time globals).
+
+In distributed mode the worker processes write to ``PROMETHEUS_MULTIPROC_DIR`` and the
+exposition server (Dramatiq's Prometheus middleware) aggregates them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    stage_seconds: Histogram
+    time_to_searchable_seconds: Histogram
+    documents_finished: Counter
+    chunks_processed: Counter
+    deliveries: Counter
+    dead_letters: Counter
+    queue_depth: Gauge
+    dead_letter_size: Gauge
+
+
+def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
+    kw = {"registry": registry} if registry is not None else {}
+    return Metrics(
+        stage_seconds=Histogram(
+            "documind_stage_seconds", "Time spent in one stage of one document",
+            ["service", "stage"], buckets=_LATENCY_BUCKETS, **kw,
+        ),
+        time_to_searchable_seconds=Histogram(
+            "documind_time_to_searchable_seconds", "Upload to completed (searchable)",
+            buckets=_LATENCY_BUCKETS, **kw,
+        ),
+        documents_finished=Counter(
+            "documind_documents_finished_total", "Documents reaching a final status", ["status"], **kw
+        ),
+        chunks_processed=Counter(
+            "documind_chunks_processed_total", "Chunks handled per stage", ["stage"], **kw
+        ),
+        deliveries=Counter(
+            "documind_message_deliveries_total", "Message receipts counted by DocuMind", ["actor"], **kw
+        ),
+        dead_letters=Counter(
+            "documind_dead_letters_total", "Messages moved to the dead-letter table", ["actor"], **kw
+        ),
+        queue_depth=Gauge(
+            "documind_queue_depth", "Messages waiting per queue", ["queue"],
+            multiprocess_mode="livemax", **kw,
+        ),
+        dead_letter_size=Gauge(
+            "documind_dead_letter_size", "Dead letters not yet re-driven",
+            multiprocess_mode="livemax", **kw,
+        ),
+    )

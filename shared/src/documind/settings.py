@@ -1,0 +1,115 @@
+"""Typed settings, read from ``DOCUMIND_*`` environment variables.
+
+Built by :func:`load_settings` (never at import) so tests and composition roots decide when
+configuration is read. Bad values fail fast with one readable line per problem; secrets are
+``SecretStr`` and never appear in ``repr`` or logs.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "DOCUMIND_"
+
+
+class RunMode(str, Enum):
+    EMBEDDED = "embedded"
+    DISTRIBUTED = "distributed"
+
+
+class SettingsError(ValueError):
+    """Configuration is invalid; the message names each bad variable and why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    mode: RunMode = Field(RunMode.EMBEDDED, description="embedded (no servers) or distributed")
+    data_dir: Path = Field(Path(".documind"), description="root for embedded-mode state")
+    database_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+    redis_url: SecretStr = Field(
+        SecretStr("redis://127.0.0.1:6379/0"), description="broker + results (distributed)"
+    )
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = local mode")
+    qdrant_api_key: SecretStr | None = None
+    qdrant_path: Path | None = Field(None, description="local-mode folder; default data_dir/qdrant")
+    qdrant_collection: str = "documind_chunks"
+    storage_dir: Path | None = Field(None, description="file store; default data_dir/files")
+
+    default_tenant: str = Field("default", min_length=1, max_length=64)
+    max_file_bytes: int = Field(100 * 1024 * 1024, gt=0)
+    chunk_max_chars: int = Field(1000, ge=100)
+    chunk_overlap_chars: int = Field(0, ge=0)
+    chunk_max_tokens: int = Field(256, ge=16, description="the embedding model's window")
+    ocr_languages: str = Field("eng", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$")
+    pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF")
+    min_text_chars: int = Field(20, ge=1, description="documents with less text fail")
+
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: int = Field(32, ge=1, le=1024)
+    embed_chunks_per_message: int = Field(128, ge=1)
+    torch_threads: int = Field(0, ge=0, description="0 = torch default")
+
+    max_retries: int = Field(3, ge=0)
+    min_backoff_ms: int = Field(1_000, ge=0)
+    max_backoff_ms: int = Field(60_000, ge=0)
+    max_deliveries: int = Field(6, ge=1, description="receipts before dead-lettering")
+    message_time_limit_s: int = Field(1800, gt=0)
+    message_max_age_s: int = Field(24 * 3600, gt=0)
+    heartbeat_interval_s: float = Field(5.0, gt=0)
+    stale_after_s: float = Field(600.0, gt=0, description="heartbeat age that marks a dead worker")
+    watchdog_interval_s: float = Field(30.0, gt=0)
+
+    worker_threads: int = Field(2, ge=1)
+    worker_processes: int = Field(1, ge=1)
+    metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the exporter")
+    metrics_dir: Path | None = Field(None, description="prometheus multiprocess dir")
+    liveness_file: Path | None = Field(None, description="touched while the worker is alive")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> "Settings":
+        if self.min_backoff_ms > self.max_backoff_ms:
+            raise ValueError("min_backoff_ms must not exceed max_backoff_ms")
+        if self.max_deliveries <= self.max_retries:
+            raise ValueError("max_deliveries must exceed max_retries (retries are deliveries too)")
+        return self
+
+    # Derived locations: one place decides the embedded defaults.
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'documind.db').resolve()}"
+
+    @property
+    def effective_qdrant_path(self) -> Path:
+        return self.qdrant_path or self.data_dir / "qdrant"
+
+    @property
+    def effective_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "files"
+
+    def redacted(self) -> dict[str, object]:
+        """Settings as a dict safe to log: secrets masked, URL passwords removed."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (overrides win); raise SettingsError on bad values."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            name = f"{ENV_PREFIX}{loc.upper()}" if err["loc"] else "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

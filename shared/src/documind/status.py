@@ -1,0 +1,315 @@
+"""Document and stage status in the database: the one place that moves a document through
+its lifecycle. Every write step goes through :meth:`StatusStore.guard`, the deletion fence
+(DESIGN rule 4): deleted, cancelled, finished or superseded work raises :class:`Fenced`."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterator
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from documind.db.engine import SessionFactory, transaction
+from documind.db.models import (
+    FINAL_STATUSES,
+    Chunk,
+    Document,
+    DocumentStatus,
+    Stage,
+    StageName,
+    StageState,
+    utcnow,
+)
+from documind.errors import Fenced
+
+ACTIVE_STATUSES = (DocumentStatus.RECEIVED, DocumentStatus.PROCESSING)
+
+
+@dataclass(frozen=True)
+class Upload:
+    tenant: str
+    source_name: str
+    sha256: str
+    size_bytes: int
+    storage_key: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    document_id: str
+    generation: int
+    created: bool  # False: the same bytes were already known for this tenant
+    needs_processing: bool
+
+
+class StatusStore:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.sessions = sessions
+
+    # ---- uploads -------------------------------------------------------------------------
+    def register(self, upload: Upload, *, reprocess: bool = False) -> Registered:
+        """Create the document, or return the existing one for the same tenant + bytes.
+
+        Same bytes are one document (idempotent); ``reprocess`` or a previously deleted or
+        cancelled document starts a new generation of the same row."""
+        for _ in range(3):
+            try:
+                with transaction(self.sessions) as s:
+                    doc = s.scalar(
+                        select(Document)
+                        .where(Document.tenant == upload.tenant, Document.sha256 == upload.sha256)
+                        .with_for_update()
+                    )
+                    if doc is None:
+                        doc = Document(
+                            tenant=upload.tenant,
+                            source_name=upload.source_name,
+                            sha256=upload.sha256,
+                            size_bytes=upload.size_bytes,
+                            storage_key=upload.storage_key,
+                            status=DocumentStatus.RECEIVED,
+                            generation=1,
+                            metadata_={},
+                        )
+                        s.add(doc)
+                        s.flush()
+                        return Registered(doc.id, doc.generation, True, True)
+                    restart = reprocess or doc.status in (
+                        DocumentStatus.DELETED,
+                        DocumentStatus.CANCELLED,
+                    )
+                    if restart:
+                        self._restart(s, doc, upload)
+                    return Registered(doc.id, doc.generation, False, restart)
+            except IntegrityError:
+                continue  # a concurrent upload of the same bytes won the insert: read it
+        raise RuntimeError("could not register upload after concurrent inserts")
+
+    @staticmethod
+    def _restart(s: Session, doc: Document, upload: Upload) -> None:
+        doc.generation += 1
+        doc.status = DocumentStatus.RECEIVED
+        doc.stage = None
+        doc.error = None
+        doc.deleted_at = None
+        doc.completed_at = None
+        doc.source_name = upload.source_name
+        doc.storage_key = upload.storage_key
+        for stage in list(doc.stages):
+            s.delete(stage)
+
+    # ---- the fence -----------------------------------------------------------------------
+    @staticmethod
+    def guard(s: Session, document_id: str, generation: int, *, lock: bool = False) -> Document:
+        query = select(Document).where(Document.id == document_id)
+        if lock:
+            query = query.with_for_update()
+        doc = s.scalar(query)
+        if doc is None:
+            raise Fenced(f"document {document_id} does not exist")
+        if doc.generation != generation:
+            raise Fenced(f"document {document_id} generation {generation} superseded by {doc.generation}")
+        if doc.status not in ACTIVE_STATUSES:
+            raise Fenced(f"document {document_id} is {doc.status.value}")
+        return doc
+
+    def check(self, document_id: str, generation: int) -> None:
+        with self.sessions() as s:
+            self.guard(s, document_id, generation)
+
+    # ---- stages --------------------------------------------------------------------------
+    def begin_stage(
+        self, document_id: str, generation: int, name: StageName, units_total: int | None = None
+    ) -> None:
+        now = utcnow()
+        with transaction(self.sessions) as s:
+            doc = self.guard(s, document_id, generation, lock=True)
+            doc.status = DocumentStatus.PROCESSING
+            doc.stage = name
+            stage = self._stage(s, document_id, name)
+            if stage.state != StageState.RUNNING:
+                stage.attempt += 1
+            stage.state = StageState.RUNNING
+            stage.started_at = stage.started_at or now
+            stage.heartbeat_at = now
+            stage.error = None
+            if units_total is not None:
+                stage.units_total = units_total
+
+    def finish_stage(self, document_id: str, generation: int, name: StageName) -> None:
+        now = utcnow()
+        with transaction(self.sessions) as s:
+            self.guard(s, document_id, generation, lock=True)
+            stage = self._stage(s, document_id, name)
+            stage.state = StageState.DONE
+            stage.finished_at = now
+            stage.heartbeat_at = now
+            if stage.units_total is not None:
+                stage.units_done = stage.units_total
+
+    def hand_off(self, document_id: str, generation: int, name: StageName, units_total: int) -> None:
+        """Create the next stage as pending with its amount of work (e.g. chunks to embed)."""
+        with transaction(self.sessions) as s:
+            doc = self.guard(s, document_id, generation, lock=True)
+            doc.stage = name
+            stage = self._stage(s, document_id, name)
+            stage.state = StageState.PENDING
+            stage.units_total = units_total
+            stage.units_done = 0
+            stage.started_at = stage.finished_at = None
+            stage.heartbeat_at = utcnow()
+
+    def update_document(self, document_id: str, generation: int, **values: object) -> None:
+        with transaction(self.sessions) as s:
+            doc = self.guard(s, document_id, generation, lock=True)
+            for key, value in values.items():
+                setattr(doc, key, value)
+
+    def set_progress(self, document_id: str, name: StageName, done: int, total: int | None = None) -> None:
+        values: dict[str, object] = {"units_done": done, "heartbeat_at": utcnow()}
+        if total is not None:
+            values["units_total"] = total
+        with transaction(self.sessions) as s:
+            s.execute(
+                update(Stage).where(Stage.document_id == document_id, Stage.name == name).values(**values)
+            )
+
+    def beat(self, document_id: str, name: StageName) -> None:
+        with transaction(self.sessions) as s:
+            s.execute(
+                update(Stage)
+                .where(Stage.document_id == document_id, Stage.name == name, Stage.state == StageState.RUNNING)
+                .values(heartbeat_at=utcnow())
+            )
+
+    @contextmanager
+    def heartbeat(self, document_id: str, name: StageName, interval_s: float) -> Iterator[None]:
+        """Keep ``heartbeat_at`` fresh while CPU-bound work runs, so the watchdog can tell a
+        live worker from a dead one."""
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(interval_s):
+                try:
+                    self.beat(document_id, name)
+                except Exception:  # noqa: BLE001 - a missed beat is not worth killing the work
+                    pass
+
+        thread = threading.Thread(target=tick, name=f"heartbeat-{document_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=interval_s + 1)
+
+    @staticmethod
+    def _stage(s: Session, document_id: str, name: StageName) -> Stage:
+        stage = s.scalar(select(Stage).where(Stage.document_id == document_id, Stage.name == name))
+        if stage is None:
+            stage = Stage(document_id=document_id, name=name, state=StageState.PENDING, attempt=0, units_done=0)
+            s.add(stage)
+            s.flush()
+        return stage
+
+    # ---- final states --------------------------------------------------------------------
+    def fail(self, document_id: str, reason: str, *, generation: int | None = None) -> bool:
+        """Move an active document to ``failed``; True if this call did it."""
+        now = utcnow()
+        with transaction(self.sessions) as s:
+            doc = s.scalar(select(Document).where(Document.id == document_id).with_for_update())
+            if doc is None or doc.status in FINAL_STATUSES:
+                return False
+            if generation is not None and doc.generation != generation:
+                return False
+            doc.status = DocumentStatus.FAILED
+            doc.error = reason
+            doc.completed_at = now
+            for stage in doc.stages:
+                if stage.state in (StageState.RUNNING, StageState.PENDING):
+                    stage.state = StageState.FAILED
+                    stage.error = reason
+                    stage.finished_at = now
+            return True
+
+    def complete(self, document_id: str, generation: int) -> bool:
+        """Move the document to ``completed`` once; True for the caller that did it."""
+        now = utcnow()
+        with transaction(self.sessions) as s:
+            doc = self.guard(s, document_id, generation, lock=True)
+            doc.status = DocumentStatus.COMPLETED
+            doc.completed_at = now
+            for stage in doc.stages:
+                if stage.state != StageState.DONE:
+                    stage.state = StageState.DONE
+                    stage.finished_at = now
+            return True
+
+    def mark_deleted(self, document_id: str) -> Document | None:
+        """Raise the deletion fence; every later write step for this document is dropped."""
+        with transaction(self.sessions) as s:
+            doc = s.scalar(select(Document).where(Document.id == document_id).with_for_update())
+            if doc is None:
+                return None
+            doc.status = DocumentStatus.DELETED
+            doc.deleted_at = utcnow()
+            s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
+            return doc
+
+    # ---- reads ---------------------------------------------------------------------------
+    def get(self, document_id: str) -> Document | None:
+        with self.sessions() as s:
+            doc = s.get(Document, document_id)
+            if doc is not None:
+                _ = list(doc.stages)  # load while the session is open
+            return doc
+
+    def list(self, tenant: str | None = None, limit: int = 1000) -> list[Document]:
+        with self.sessions() as s:
+            q = select(Document).order_by(Document.created_at.desc()).limit(limit)
+            if tenant:
+                q = q.where(Document.tenant == tenant)
+            docs = list(s.scalars(q))
+            for doc in docs:
+                _ = list(doc.stages)
+            return docs
+
+    def counts(self) -> dict[str, int]:
+        with self.sessions() as s:
+            rows = s.execute(select(Document.status, func.count()).group_by(Document.status))
+            return {status.value: n for status, n in rows}
+
+    def stale_stages(self, older_than: timedelta) -> list[tuple[str, int, StageName, datetime | None]]:
+        """Running stages of active documents whose heartbeat stopped (the watchdog's input)."""
+        cutoff = utcnow() - older_than
+        with self.sessions() as s:
+            rows = s.execute(
+                select(Document.id, Document.generation, Stage.name, Stage.heartbeat_at)
+                .join(Stage, Stage.document_id == Document.id)
+                .where(
+                    Document.status.in_(ACTIVE_STATUSES),
+                    Stage.state == StageState.RUNNING,
+                    Stage.heartbeat_at < cutoff,
+                )
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def idle_documents(self, older_than: timedelta) -> list[tuple[str, int]]:
+        """Active documents with no running stage and no update for a while: their message
+        was lost (e.g. an embedded process stopped). The watchdog re-drives them."""
+        cutoff = utcnow() - older_than
+        with self.sessions() as s:
+            running = select(Stage.document_id).where(Stage.state == StageState.RUNNING)
+            rows = s.execute(
+                select(Document.id, Document.generation).where(
+                    Document.status.in_(ACTIVE_STATUSES),
+                    Document.updated_at < cutoff,
+                    Document.id.not_in(running),
+                )
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]

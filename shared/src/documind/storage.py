@@ -1,0 +1,78 @@
+"""File storage behind a small interface that an object store (S3, GCS) can implement later:
+keys are opaque strings, content goes in and out as streams, and ``local_copy`` hands tools
+that need a real path (LibreOffice, Tesseract) a file on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterator, Protocol
+
+
+class FileStorage(Protocol):
+    def put_file(self, key: str, source: Path) -> None: ...
+    def open(self, key: str) -> BinaryIO: ...
+    def exists(self, key: str) -> bool: ...
+    def size(self, key: str) -> int: ...
+    def delete(self, key: str) -> None: ...
+    def local_copy(self, key: str) -> "contextmanager[Path]": ...  # type: ignore[valid-type]
+
+
+def content_key(tenant: str, sha256: str) -> str:
+    """Content-addressed key: the same bytes from one tenant are stored once."""
+    return f"{tenant}/{sha256[:2]}/{sha256}"
+
+
+def sha256_of(path: Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"storage key escapes the storage root: {key!r}")
+        return path
+
+    def put_file(self, key: str, source: Path) -> None:
+        dest = self._path(key)
+        if dest.exists():
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # Copy to a temp name then rename: a crash never leaves a half-written object.
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def open(self, key: str) -> BinaryIO:
+        return self._path(key).open("rb")
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def size(self, key: str) -> int:
+        return self._path(key).stat().st_size
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        # Already local: no copy needed. An object store would download to a temp file here.
+        yield self._path(key)

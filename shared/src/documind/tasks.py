@@ -1,0 +1,94 @@
+"""Declaring an actor that consumes a contract, with DocuMind's error policy in one place:
+
+- malformed payload    -> dead-letter, no retry (DESIGN rule 10)
+- ``Fenced``           -> the document was deleted/cancelled/superseded: drop the work quietly
+- ``PermanentError``   -> fail the document with the error's user-facing message, no retry
+- transient error      -> re-raise so Retries backs off and tries again, until retries run out
+- anything else, or retries exhausted -> dead-letter and fail the document (never stuck)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from documind.contracts import Contract, DocumentWork
+from documind.errors import Fenced, MalformedMessage, PermanentError, is_transient
+from documind.logging import get_logger
+from documind.middleware.deliveries import dead_letter
+from documind.runtime import Runtime
+
+C = TypeVar("C", bound=Contract)
+
+
+def declare(
+    runtime: Runtime,
+    contract: type[C],
+    handler: Callable[[C], Any],
+    *,
+    store_results: bool = False,
+    time_limit_s: int | None = None,
+    **options: Any,
+) -> dramatiq.Actor:
+    log = get_logger(contract.ACTOR)
+    settings = runtime.settings
+
+    def fail_document(work: Contract | None, reason: str) -> None:
+        if isinstance(work, DocumentWork) and runtime.status.fail(
+            work.document_id, reason, generation=work.generation
+        ):
+            runtime.metrics.documents_finished.labels("failed").inc()
+
+    def to_dead_letters(reason: str) -> None:
+        message = CurrentMessage.get_current_message()
+        if message is not None:
+            dead_letter(runtime.sessions, message, reason)
+            runtime.metrics.dead_letters.labels(contract.ACTOR).inc()
+
+    def run(payload: Any = None) -> Any:
+        try:
+            # A scheduler (periodiq) sends no arguments: the contract's defaults fill in.
+            work = contract.parse({} if payload is None else payload)
+        except MalformedMessage as exc:
+            to_dead_letters(str(exc))
+            log.error("malformed message dead-lettered", error=str(exc))
+            raise
+        try:
+            result = handler(work)
+            return result if store_results else None
+        except Fenced as exc:
+            log.info("work dropped", reason=str(exc))
+            return None
+        except PermanentError as exc:
+            log.info("document failed permanently", reason=str(exc))
+            fail_document(work, str(exc))
+            if store_results:
+                raise
+            return None
+        except Exception as exc:
+            message = CurrentMessage.get_current_message()
+            retries = message.options.get("retries", 0) if message is not None else settings.max_retries
+            if is_transient(exc) and retries < settings.max_retries:
+                raise
+            reason = f"internal error in {contract.ACTOR}: {type(exc).__name__}: {exc}"
+            log.exception("giving up on message", reason=reason)
+            to_dead_letters(reason)
+            fail_document(work, reason)
+            if store_results:
+                raise
+            return None
+
+    run.__name__ = contract.ACTOR.replace(".", "_")
+    run.__qualname__ = run.__name__
+    return dramatiq.actor(
+        run,
+        broker=runtime.broker,
+        actor_name=contract.ACTOR,
+        queue_name=contract.QUEUE,
+        store_results=store_results,
+        max_retries=settings.max_retries,
+        time_limit=(time_limit_s or settings.message_time_limit_s) * 1000,
+        **options,
+    )
