@@ -36,6 +36,7 @@ OFFLINE_ENV = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
     "TOKENIZERS_PARALLELISM": "false",
+    "UNSTRUCTURED_DISABLE_NOTICE": "1",
 }
 
 Register = Callable[["Runtime"], None]

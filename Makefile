@@ -1,0 +1,50 @@
+# DocuMind Workers — the two commands of the Quickstart are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export DO_NOT_TRACK := true
+DEMO_DIR ?= .documind-demo
+
+.PHONY: install system-deps demo test test-quick test-unit test-integration bench bench-quick check-deploy clean
+
+$(VENV)/.installed: scripts/install.sh requirements/constraints.txt requirements/dev.txt shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+	bash scripts/install.sh
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with every package, pinned
+
+system-deps: ## Debian packages for OCR, PDF rendering and legacy Office formats (root)
+	bash scripts/system-deps.sh
+
+demo: install ## embedded mode, no servers: ingest the example folder, then search it
+	rm -rf $(DEMO_DIR)
+	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind ingest examples/docs --wait
+	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind search "how hot should the water be for coffee" --top-k 3
+	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind search "animals that live on rocky shores" --top-k 3
+
+test: install ## everything: unit, integration (embedded + distributed), whole corpus incl. the large files
+	bash scripts/services.sh
+	$(PY) -m pytest tests -p no:cacheprovider
+
+test-quick: install ## as `make test` but skips the four largest corpus files
+	bash scripts/services.sh
+	$(PY) -m pytest tests -m "not large" -p no:cacheprovider
+
+test-unit: install
+	$(PY) -m pytest tests/unit -p no:cacheprovider
+
+bench: install ## the benchmark suite (see bench/README.md)
+	bash scripts/services.sh
+	$(PY) -m bench.run
+
+bench-quick: install
+	bash scripts/services.sh
+	$(PY) -m bench.run --quick
+
+check-deploy: install ## validate docker-compose.yml offline
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+clean:
+	rm -rf $(DEMO_DIR) .documind

@@ -1,0 +1,180 @@
+"""Real stacks for integration tests: the ``documind`` CLI run as a subprocess against either
+the embedded mode (SQLite, Qdrant local, in-process workers) or the distributed mode (the
+machine's real Postgres and Redis, one real worker process per service)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+DOCUMIND = str(Path(sys.executable).with_name("documind"))
+PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+SERVICES = ("ingest", "embed", "search", "maintenance")
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Stack:
+    mode: str
+    root: Path
+    env: dict[str, str]
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 1500) -> CliResult:
+        proc = subprocess.run(
+            [DOCUMIND, *args], env=self.env, capture_output=True, text=True, timeout=timeout, cwd=self.root
+        )
+        result = CliResult(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"documind {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\n"
+                f"stderr:\n{proc.stderr[-5000:]}\n{self.worker_logs()}"
+            )
+        return result
+
+    def ingest(self, *paths: Path | str, extra: tuple[str, ...] = ()) -> list[dict]:
+        """Ingest and wait; exit code 3 (some failed) is a normal outcome here."""
+        res = self.cli("ingest", *map(str, paths), "--wait", "--json", *extra, check=False)
+        if res.code not in (0, 3):
+            raise AssertionError(f"ingest exited {res.code}: {res.stderr[-4000:]}\n{self.worker_logs()}")
+        return res.json()
+
+    def search(self, query: str, top_k: int = 5, *extra: str) -> list[dict]:
+        return self.cli("search", query, "--top-k", str(top_k), "--json", *extra).json()["hits"]
+
+    def status(self, doc_id: str) -> dict:
+        return self.cli("status", doc_id, "--json").json()
+
+    def sql(self, query: str) -> list[tuple]:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.env["DOCUMIND_DATABASE_URL"])
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(text(query))]
+        finally:
+            engine.dispose()
+
+    def worker_logs(self) -> str:
+        out = []
+        for log in sorted((self.root / "logs").glob("*.log")):
+            out.append(f"--- {log.name} (tail) ---\n{log.read_text(errors='replace')[-3000:]}")
+        return "\n".join(out)
+
+    # ---- distributed workers ---------------------------------------------------------------
+    def start_workers(self) -> None:
+        logs = self.root / "logs"
+        logs.mkdir(exist_ok=True)
+        for svc in SERVICES:
+            env = dict(self.env, DOCUMIND_LIVENESS_FILE=str(self.root / f"{svc}.alive"))
+            self.workers.append(
+                subprocess.Popen(
+                    [DOCUMIND, "worker", svc, "--processes", "1", "--threads", "2"],
+                    env=env, cwd=self.root,
+                    stdout=(logs / f"{svc}.log").open("w"), stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if all((self.root / f"{s}.alive").exists() for s in SERVICES):
+                return
+            dead = [w for w in self.workers if w.poll() is not None]
+            if dead:
+                raise RuntimeError(f"a worker exited at start-up\n{self.worker_logs()}")
+            time.sleep(0.5)
+        raise RuntimeError(f"workers did not come up in 180 s\n{self.worker_logs()}")
+
+    def stop_workers(self) -> None:
+        for w in self.workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGTERM)
+        for w in self.workers:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(w.pid, signal.SIGKILL)
+                w.wait()
+        self.workers.clear()
+
+
+def base_env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCUMIND_")}
+    env.update(
+        DOCUMIND_DATA_DIR=str(root / "data"),
+        DOCUMIND_LOG_JSON="true",
+        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DO_NOT_TRACK="true",
+    )
+    return env
+
+
+def embedded_stack(root: Path) -> Stack:
+    env = base_env(root)
+    env.update(DOCUMIND_MODE="embedded")
+    env["DOCUMIND_DATABASE_URL"] = f"sqlite:///{root / 'data' / 'documind.db'}"
+    return Stack("embedded", root, env)
+
+
+def create_database() -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"documind_it_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return name
+
+
+def drop_database(name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def distributed_stack(root: Path, redis_db: int) -> tuple[Stack, str]:
+    import redis
+
+    db = create_database()
+    redis.Redis(host="127.0.0.1", port=6379, db=redis_db).flushdb()
+    env = base_env(root)
+    env.update(
+        DOCUMIND_MODE="distributed",
+        DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+        DOCUMIND_REDIS_URL=f"redis://127.0.0.1:6379/{redis_db}",
+        DOCUMIND_QDRANT_PATH=str(root / "qdrant"),
+        DOCUMIND_MIN_BACKOFF_MS="200",
+    )
+    stack = Stack("distributed", root, env)
+    stack.cli("migrate")
+    stack.start_workers()
+    return stack, db
+
+
+def teardown(stack: Stack, db: str | None) -> None:
+    stack.stop_workers()
+    if db:
+        drop_database(db)
+    shutil.rmtree(stack.root, ignore_errors=True)
