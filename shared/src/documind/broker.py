@@ -86,9 +86,15 @@ def _prometheus(settings: Settings) -> dramatiq.Middleware:
 def build_results_backend(settings: Settings):  # noqa: ANN201
     if settings.mode is RunMode.EMBEDDED:
         return StubBackend()
+    import redis
     from dramatiq.results.backends.redis import RedisBackend
 
-    return RedisBackend(url=settings.redis_url.get_secret_value(), namespace=f"{REDIS_NAMESPACE}-results")
+    # Waiting for a result is a blocking BRPOPLPUSH; redis-py's default 5 s socket timeout
+    # would cut every wait longer than that, so reads on this client do not time out.
+    client = redis.Redis.from_url(
+        settings.redis_url.get_secret_value(), socket_timeout=None, socket_connect_timeout=10
+    )
+    return RedisBackend(client=client, namespace=f"{REDIS_NAMESPACE}-results")
 
 
 def build_broker(settings: Settings, middleware: list[dramatiq.Middleware]) -> dramatiq.Broker:
