@@ -310,7 +310,7 @@ def delete(doc_id: str, timeout: float, as_json: bool) -> None:
 def worker(services: tuple[str, ...], processes: int | None, threads: int | None) -> None:
     """Run worker processes for SERVICES with Dramatiq's CLI (distributed mode)."""
     from documind.runtime import discover_services
-    from documind.worker_entry import dramatiq_argv
+    from documind.worker_entry import dramatiq_argv, metrics_environment
 
     settings = _settings()
     available = discover_services()
@@ -319,6 +319,7 @@ def worker(services: tuple[str, ...], processes: int | None, threads: int | None
         raise CliError(f"unknown service(s): {', '.join(unknown)}; installed: {', '.join(sorted(available))}")
     argv = dramatiq_argv(settings, list(services), processes, threads)
     os.environ["DOCUMIND_WORKER_SERVICES"] = ",".join(services)
+    os.environ.update(metrics_environment(settings))
     os.execvp(argv[0], argv)
 
 

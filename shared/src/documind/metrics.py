@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -20,8 +20,6 @@ class Metrics:
     chunks_processed: Counter
     deliveries: Counter
     dead_letters: Counter
-    queue_depth: Gauge
-    dead_letter_size: Gauge
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -46,13 +44,5 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         dead_letters=Counter(
             "documind_dead_letters_total", "Messages moved to the dead-letter table", ["actor"], **kw
-        ),
-        queue_depth=Gauge(
-            "documind_queue_depth", "Messages waiting per queue", ["queue"],
-            multiprocess_mode="livemax", **kw,
-        ),
-        dead_letter_size=Gauge(
-            "documind_dead_letter_size", "Dead letters not yet re-driven",
-            multiprocess_mode="livemax", **kw,
         ),
     )

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(256, ge=16, description="the embedding model's window")
     ocr_languages: str = Field("eng", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$")
     pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF")
-    min_text_chars: int = Field(20, ge=1, description="documents with less text fail")
+    min_text_chars: int = Field(10, ge=1, description="documents with less text fail")
 
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(32, ge=1, le=1024)
@@ -64,7 +64,6 @@ class Settings(BaseSettings):
     message_max_age_s: int = Field(24 * 3600, gt=0)
     heartbeat_interval_s: float = Field(5.0, gt=0)
     stale_after_s: float = Field(600.0, gt=0, description="heartbeat age that marks a dead worker")
-    watchdog_interval_s: float = Field(30.0, gt=0)
 
     worker_threads: int = Field(2, ge=1)
     worker_processes: int = Field(1, ge=1)

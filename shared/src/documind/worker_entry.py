@@ -43,3 +43,19 @@ def dramatiq_argv(settings: Settings, services: list[str], processes: int | None
         "--threads", str(threads or settings.worker_threads),
         "--queues", *queues,
     ]
+
+
+def metrics_environment(settings: Settings) -> dict[str, str]:
+    """Variables prometheus_client and Dramatiq's exporter read at import time, so they must
+    be in the environment before the worker processes start (DESIGN rule 9)."""
+    if not settings.metrics_port:
+        return {}
+    metrics_dir = settings.metrics_dir or settings.data_dir / "prometheus"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):  # counters of a previous run would add up
+        stale.unlink()
+    return {
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir.resolve()),
+        "dramatiq_prom_db": str(metrics_dir.resolve()),
+        "dramatiq_prom_port": str(settings.metrics_port),
+    }

@@ -72,7 +72,8 @@ def chunk_elements(
         multipage_sections=True,
     )
     drafts: list[ChunkDraft] = []
-    texts = [c.text.strip() for c in chunks]
+    # NUL bytes occur in text layers of some PDFs; no database text column accepts them.
+    texts = [c.text.replace("\x00", "").strip() for c in chunks]
     counts = tokenizer.count_many(texts) if texts else []
     for chunk, text, n in zip(chunks, texts, counts):
         if not text:

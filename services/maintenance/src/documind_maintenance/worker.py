@@ -1,6 +1,6 @@
 """Composition root of the maintenance service (``dramatiq documind_maintenance.worker:setup``).
 
-The schedule runs in exactly one scheduler process: ``periodiq documind_maintenance.worker``
+The schedule runs in exactly one scheduler process: ``periodiq documind_maintenance.worker:setup``
 (periodiq has no guard against a second scheduler, DESIGN rule 8); the watchdog is
 idempotent, so a duplicate tick costs nothing but a query."""
 

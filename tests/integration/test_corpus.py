@@ -1,0 +1,120 @@
+"""Every file of the shared corpus ends in the state a careful person expects: ``completed``
+with its text, or ``failed`` with a reason a person understands. Nothing stays non-final.
+
+Runs on the distributed stack (real Redis, Postgres, one worker process per service). The four
+largest files are marked ``large`` (minutes each); ``make test-quick`` skips them."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+LARGE = {"DA-619p.pdf", "handbook-872p.docx", "book-war-and-peace-1225p.txt", "example-10k.html"}
+
+# file -> ("failed", words the reason must contain) or ("completed", a phrase its text has)
+EXPECTED: dict[str, tuple[str, str]] = {
+    # bad inputs
+    "empty.txt": ("failed", "file is empty"),
+    "password.pdf": ("failed", "PDF is password protected"),
+    "password_protected.xlsx": ("failed", "password protected"),
+    "fake-encrypted.eml": ("failed", "email is encrypted"),
+    "file_we_dont_want_imported": ("failed", "too little text"),
+    # PDFs: text layer, owner-password only, broken structure, scans (OCR)
+    "layout-parser-paper-fast.pdf": ("completed", "LayoutParser"),
+    "multi-column-2p.pdf": ("completed", "passage"),
+    "korean-text-with-tables.pdf": ("completed", "할인점"),
+    "copy-protected.pdf": ("completed", "the"),
+    "invalid-pdf-structure-pdfminer-one-page.pdf": ("completed", "the"),
+    "pdf-with-ocr-text.pdf": ("completed", "the"),
+    "loremipsum-flat.pdf": ("completed", "Lorem ipsum"),
+    # images (OCR)
+    "english-and-korean.png": ("completed", "English"),
+    "layout-parser-paper-fast.jpg": ("completed", "Layout"),
+    # office, legacy office (LibreOffice), open formats
+    "docx-tables.docx": ("completed", "Header"),
+    "fake-doc-emphasized-text.doc": ("completed", "bold"),
+    "fake-power-point-table.pptx": ("completed", "Tangerine"),
+    "fake-power-point-malformed.pptx": ("completed", "Test Slide"),
+    "fake-power-point.ppt": ("completed", "Adding a Bullet Slide"),
+    "2023-half-year-analyses-by-segment.xlsx": ("completed", "Revenue"),
+    "tests-example.xls": ("completed", "MC"),
+    "simple.odt": ("completed", "favorite things"),
+    "fake-doc.rtf": ("completed", "Table"),
+    "winter-sports.epub": ("completed", "Winter"),
+    # text formats and encodings
+    "csv-with-long-lines.csv": ("completed", "SpearmanCorrelationCoefficient"),
+    "stanley-cups.tsv": ("completed", "Blues"),
+    "fake-html-cp1252.html": ("completed", "Die schöne Frau"),
+    "factbook.xml": ("completed", "United States"),
+    "codeblock.md": ("completed", "Hello, World"),
+    "umlauts-non-utf8.md": ("completed", "können"),
+    "README.rst": ("completed", "Example Docs"),
+    "norwich-city.txt": ("completed", "Norwich"),
+    "UDHR_first_article_all.txt": ("completed", "dignity"),
+    # email, including one saved as .txt and one with legacy-encoded headers
+    "email-no-utf8-2008-07-16.062410.eml": ("completed", "the"),
+    "fake-email.txt": ("completed", "This is a test email"),
+    "fake-email-attachment.msg": ("completed", "Here's the attachments"),
+    # large
+    "DA-619p.pdf": ("completed", "the"),
+    "handbook-872p.docx": ("completed", "Trustee"),
+    "book-war-and-peace-1225p.txt": ("completed", "Natasha"),
+    "example-10k.html": ("completed", "Form 10-K"),
+}
+
+
+def _manifest(corpus) -> list[str]:
+    lines = (corpus / "MANIFEST.tsv").read_text().splitlines()[1:]
+    return [line.split("\t")[1] for line in lines if line.strip()]
+
+
+def test_expectations_cover_the_whole_manifest(corpus):
+    assert sorted(_manifest(corpus)) == sorted(EXPECTED)
+
+
+def _run(corpus_stack, corpus, tmp_path, names):
+    for name in names:
+        shutil.copy(corpus / name, tmp_path / name)
+    docs = {d["source_name"]: d for d in corpus_stack.ingest(tmp_path)}
+    problems = []
+    for name in names:
+        doc = docs[name]
+        want, needle = EXPECTED[name]
+        if doc["status"] != want:
+            problems.append(f"{name}: {doc['status']} ({doc['error']}), expected {want}")
+            continue
+        if want == "failed":
+            if needle not in (doc["error"] or ""):
+                problems.append(f"{name}: reason {doc['error']!r} lacks {needle!r}")
+            continue
+        text = " ".join(
+            t for (t,) in corpus_stack.sql(f"SELECT text FROM chunks WHERE document_id = '{doc['id']}'")
+        )
+        if needle.lower() not in text.lower():
+            problems.append(f"{name}: text lacks {needle!r} (starts {text[:120]!r})")
+    assert not problems, "\n".join(problems)
+    # Nothing left in a non-final state, and the workers are all still alive.
+    stuck = corpus_stack.sql("SELECT source_name, status FROM documents WHERE status IN ('received', 'processing')")
+    assert not stuck, stuck
+    assert all(w.poll() is None for w in corpus_stack.workers), corpus_stack.worker_logs()
+    return docs
+
+
+def test_corpus_documents_end_as_expected(corpus_stack, corpus, tmp_path):
+    _run(corpus_stack, corpus, tmp_path, sorted(set(EXPECTED) - LARGE))
+
+
+@pytest.mark.large
+def test_large_corpus_documents_complete(corpus_stack, corpus, tmp_path):
+    docs = _run(corpus_stack, corpus, tmp_path, sorted(LARGE))
+    # Large documents: every chunk within the model window, pages recorded for the PDF.
+    ids = ",".join(f"'{d['id']}'" for d in docs.values())
+    (longest,) = corpus_stack.sql(f"SELECT max(token_count) FROM chunks WHERE document_id IN ({ids})")[0]
+    assert longest <= 256
+    (pages,) = corpus_stack.sql(
+        f"SELECT max(page_end) FROM chunks WHERE document_id = '{docs['DA-619p.pdf']['id']}'"
+    )[0]
+    assert pages and pages > 600
