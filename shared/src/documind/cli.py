@@ -43,8 +43,10 @@ def _settings():  # noqa: ANN202
 
 
 @contextmanager
-def _runtime(with_workers: bool) -> Iterator[Any]:
-    """A runtime; in embedded mode with ``with_workers`` also the in-process workers."""
+def _runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
+    """A runtime; in embedded mode with ``with_workers`` also the in-process workers
+    (``recover``: first re-drive documents an interrupted embedded process left unfinished;
+    their ids are in ``runtime.recovered``)."""
     from documind.runtime import build_runtime
     from documind.settings import RunMode
 
@@ -62,8 +64,9 @@ def _runtime(with_workers: bool) -> Iterator[Any]:
         if with_workers and settings.mode is RunMode.EMBEDDED:
             from documind.embedded import EmbeddedWorkers
 
-            workers = EmbeddedWorkers(runtime)
+            workers = EmbeddedWorkers(runtime, recover=recover)
             workers.start()
+        runtime.recovered = workers.recovered if workers else []  # type: ignore[attr-defined]
         yield runtime
     finally:
         if workers is not None:
@@ -154,7 +157,7 @@ def ingest(paths: tuple[str, ...], tenant: str | None, wait: bool, reprocess: bo
     files = _collect(paths)
     if not files:
         raise CliError("nothing to ingest: no files found")
-    with _runtime(with_workers=True) as rt:
+    with _runtime(with_workers=True, recover=True) as rt:
         tenant = tenant or rt.settings.default_tenant
         # Embedded workers live in this process: leaving early would drop the work.
         wait = wait or rt.settings.mode is RunMode.EMBEDDED
@@ -169,8 +172,11 @@ def ingest(paths: tuple[str, ...], tenant: str | None, wait: bool, reprocess: bo
             if reg.needs_processing:
                 rt.bus.send(ProcessDocument(document_id=reg.document_id, generation=reg.generation))
             registered.append((path, reg))
+        if rt.recovered and not as_json:
+            click.echo(f"resuming {len(rt.recovered)} document(s) left unfinished by an earlier run", err=True)
         if wait:
-            _wait_final(rt, [r.document_id for _, r in registered], timeout, quiet=as_json)
+            ids = [r.document_id for _, r in registered]
+            _wait_final(rt, ids + [d for d in rt.recovered if d not in ids], timeout, quiet=as_json)
         docs = [rt.status.get(r.document_id) for _, r in registered]
     results = [
         {**_document_dict(d, with_stages=False), "path": str(p), "duplicate": not r.created}

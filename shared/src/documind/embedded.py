@@ -10,27 +10,21 @@ from documind.runtime import Runtime, register_services
 
 
 class EmbeddedWorkers:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, recover: bool = False) -> None:
         self.runtime = runtime
+        self.recover = recover
+        self.recovered: list[str] = []
         self.services = register_services(runtime)
         self.worker = dramatiq.Worker(runtime.broker, worker_threads=runtime.settings.worker_threads, worker_timeout=100)
 
     def start(self) -> None:
         self.worker.start()
         # Work of an embedded process that stopped early died with its in-memory queue:
-        # re-drive every active document now (nothing else can be working on it).
-        if RunWatchdog.ACTOR in self.runtime.broker.actors:
-            self.runtime.bus.send(RunWatchdog(stale_after_s=0))
-
-    def join(self) -> None:
-        """Block until every queue is drained (including work that drained queues spawn)."""
-        broker = self.runtime.broker
-        while True:
-            for queue in broker.get_declared_queues():
-                broker.join(queue)
-            self.worker.join()
-            if all(broker.queues[q].qsize() == 0 for q in broker.get_declared_queues()):
-                return
+        # re-drive every active document now (nothing else can be working on it). Waited
+        # for, so documents this process registers next are not re-driven twice.
+        if self.recover and RunWatchdog.ACTOR in self.runtime.broker.actors:
+            outcome = self.runtime.bus.call(RunWatchdog(stale_after_s=0), timeout_s=120)
+            self.recovered = list(outcome["redriven"])
 
     def stop(self) -> None:
         self.worker.stop()
