@@ -141,3 +141,21 @@ def test_cli_errors_are_one_line_with_nonzero_exit(stack):
     assert res.code == 1 and res.stderr.strip().splitlines()[-1].startswith("documind: error: no such document")
     res = stack.cli("ingest", "/definitely/not/here", check=False)
     assert res.code == 1 and "no such file or folder" in res.stderr
+
+
+def test_distributed_refuses_an_unmigrated_database(tmp_path):
+    from tests.integration.harness import Stack, base_env, create_database, drop_database
+
+    db = create_database()
+    try:
+        env = base_env(tmp_path)
+        env.update(
+            DOCUMIND_MODE="distributed",
+            DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+        )
+        res = Stack("distributed", tmp_path, env).cli("status", check=False)
+        assert res.code == 1
+        assert "run `documind migrate`" in res.stderr.strip().splitlines()[-1]
+        assert "postgres@" not in res.stderr  # the URL (a secret) is never printed
+    finally:
+        drop_database(db)

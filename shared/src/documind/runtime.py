@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 from documind.broker import build_broker, build_middleware, build_results_backend
 from documind.bus import Bus
 from documind.db.engine import SessionFactory, build_engine, build_session_factory
-from documind.db.migrate import upgrade
+from documind.db.migrate import check_current, upgrade
 from documind.logging import configure_logging, get_logger
 from documind.metrics import Metrics, build_metrics
-from documind.settings import Settings
+from documind.settings import RunMode, Settings
 from documind.status import StatusStore
 from documind.storage import FileStorage, LocalStorage
 
@@ -82,13 +82,19 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings, *, migrate: bool = True, configure_logs: bool = True) -> Runtime:
+def build_runtime(settings: Settings, *, migrate: bool | None = None, configure_logs: bool = True) -> Runtime:
+    """Everything the actors need. ``migrate`` defaults to the embedded mode only: there one
+    process owns the SQLite file; distributed processes only check the schema is current."""
     enforce_offline()
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
     url = settings.effective_database_url
+    if migrate is None:
+        migrate = settings.mode is RunMode.EMBEDDED
     if migrate:
         upgrade(url)
+    else:
+        check_current(url)
     engine = build_engine(url)
     sessions = build_session_factory(engine)
     status = StatusStore(sessions)

@@ -25,3 +25,27 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is not at the schema this code expects."""
+
+
+def check_current(url: str) -> None:
+    """Fail fast when the schema is missing or behind (distributed mode never migrates on its
+    own: concurrent workers would race; ``documind migrate`` runs once per release)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, pool
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"database schema is at {current or 'nothing'}, this release needs {head}: run `documind migrate`"
+        )
