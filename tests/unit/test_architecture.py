@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,7 +115,7 @@ print(json.dumps({{"modules": names, "heavy": heavy}}))
 
 
 def test_importing_documind_has_no_side_effects(tmp_path: Path) -> None:
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("DOCUMIND_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCUMIND_")}
     proc = subprocess.run(
         [sys.executable, "-c", IMPORT_ALL],
         cwd=tmp_path,

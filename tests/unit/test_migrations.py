@@ -74,3 +74,36 @@ def test_schema_matches_models(engine: Engine) -> None:
 
 def test_models_cover_the_migrated_tables(db_url: str) -> None:
     assert set(Base.metadata.tables) == tables(db_url) - {"alembic_version"}
+
+
+def test_schema_comparison_detects_a_difference(engine: Engine) -> None:
+    """Guard for test_schema_matches_models: the comparison does see a drifted model."""
+    from sqlalchemy import Column, Integer, MetaData
+
+    drifted = MetaData()
+    for table in Base.metadata.tables.values():
+        table.to_metadata(drifted)
+    drifted.tables["documents"].append_column(Column("page_count", Integer, nullable=True))
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), drifted)
+    assert [d[0] for d in diff] == ["add_column"]
+
+
+def test_check_current_accepts_a_migrated_database(db_url: str) -> None:
+    from documind.db.migrate import check_current
+
+    check_current(db_url)
+
+
+def test_check_current_refuses_an_old_or_missing_schema(tmp_path: Path) -> None:
+    import pytest
+
+    from documind.db.migrate import SchemaOutOfDate, check_current
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(SchemaOutOfDate, match="documind migrate"):
+        check_current(url)
+    upgrade(url)
+    downgrade(url, "base")
+    with pytest.raises(SchemaOutOfDate, match="nothing"):
+        check_current(url)
