@@ -85,20 +85,10 @@ def _base64_word() -> str:
         pytest.param(
             "-".join(["abcdefgh"] * 600)[:5000],
             id="hyphenated",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="split_to_window hard-cuts an over-long word at a character step proportional "
-                "to its token count; cutting mid word-piece adds tokens, so pieces reach 257 > 256",
-            ),
         ),
         pytest.param(
             _base64_word(),
             id="base64-blob",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="split_to_window hard-cut assumes uniform token density per character; a "
-                "base64 blob gives pieces of up to ~320 tokens, beyond the 256-token window",
-            ),
         ),
     ],
 )
@@ -171,11 +161,6 @@ def test_chunk_elements_of_nothing(counter: TokenCounter) -> None:
     assert chunk_elements([], counter, max_chars=1000, overlap_chars=0, max_tokens=WINDOW) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chunk_elements relies on split_to_window, whose hard cut of a long base64 blob yields "
-    "chunks above max_tokens (the model would silently truncate them)",
-)
 def test_chunk_elements_with_an_embedded_blob(counter: TokenCounter) -> None:
     from unstructured.partition.text import partition_text
 

@@ -101,11 +101,6 @@ def test_max_deliveries_must_exceed_max_retries(clean_env: pytest.MonkeyPatch) -
     assert load_settings(max_retries=3, max_deliveries=4).max_deliveries == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cross-field errors (model_validator) are reported as 'settings: Value error, ...' and "
-    "never name the DOCUMIND_* variable (settings.py load_settings: empty err['loc'])",
-)
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -138,11 +133,6 @@ def test_secrets_never_appear(clean_env: pytest.MonkeyPatch) -> None:
         assert "qdrant-key-xyz" not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Settings.redacted() promises 'URL passwords removed' but qdrant_url is a plain str, so "
-    "credentials embedded in DOCUMIND_QDRANT_URL appear verbatim in redacted()/repr()",
-)
 def test_redacted_removes_password_from_qdrant_url(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("DOCUMIND_QDRANT_URL", "https://admin:qdrant-pw-123@qdrant:6333")
     s = load_settings()

@@ -72,12 +72,7 @@ def test_executable_is_unsupported(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=pytest.mark.xfail(
-            strict=True,
-            reason="validate_file trusts unstructured's detect_filetype, which falls back to the "
-            "extension for text types: a Windows executable (libmagic: application/x-dosexec) "
-            "named .txt/.md/.csv is accepted as text instead of refused",
-        ))
+        pytest.param(n)
         for n in ("notes.txt", "notes.md", "table.csv")
     ],
 )

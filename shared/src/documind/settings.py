@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     redis_url: SecretStr = Field(
         SecretStr("redis://127.0.0.1:6379/0"), description="broker + results (distributed)"
     )
-    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = local mode")
+    qdrant_url: SecretStr | None = Field(None, description="Qdrant server URL; unset = local mode")
     qdrant_api_key: SecretStr | None = None
     qdrant_path: Path | None = Field(None, description="local-mode folder; default data_dir/qdrant")
     qdrant_collection: str = "documind_chunks"
@@ -76,9 +76,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _backoff_order(self) -> "Settings":
         if self.min_backoff_ms > self.max_backoff_ms:
-            raise ValueError("min_backoff_ms must not exceed max_backoff_ms")
+            raise ValueError(f"{ENV_PREFIX}MIN_BACKOFF_MS must not exceed {ENV_PREFIX}MAX_BACKOFF_MS")
         if self.max_deliveries <= self.max_retries:
-            raise ValueError("max_deliveries must exceed max_retries (retries are deliveries too)")
+            raise ValueError(
+                f"{ENV_PREFIX}MAX_DELIVERIES must exceed {ENV_PREFIX}MAX_RETRIES (retries are deliveries too)"
+            )
         return self
 
     # Derived locations: one place decides the embedded defaults.
@@ -97,7 +99,7 @@ class Settings(BaseSettings):
         return self.storage_dir or self.data_dir / "files"
 
     def redacted(self) -> dict[str, object]:
-        """Settings as a dict safe to log: secrets masked, URL passwords removed."""
+        """Settings as a dict safe to log: every secret (URLs may carry passwords) masked."""
         return self.model_dump(mode="json")
 
 
@@ -109,6 +111,6 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "settings"
-            name = f"{ENV_PREFIX}{loc.upper()}" if err["loc"] else "settings"
-            problems.append(f"{name}: {err['msg']}")
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{ENV_PREFIX}{loc.upper()}: {msg}" if err["loc"] else msg)
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

@@ -20,7 +20,7 @@ def build_qdrant_client(settings: "Settings") -> "QdrantClient":
 
     if settings.qdrant_url:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=30)
+        return QdrantClient(url=settings.qdrant_url.get_secret_value(), api_key=api_key, timeout=30)
     path = settings.effective_qdrant_path
     path.mkdir(parents=True, exist_ok=True)
     return QdrantClient(path=str(path))

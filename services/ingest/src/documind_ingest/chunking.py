@@ -45,14 +45,37 @@ def split_to_window(text: str, max_tokens: int, count: Any) -> list[str]:
         if current and used + n > budget:
             pieces.append(" ".join(current))
             current, used = [], 0
-        if n > budget:  # one absurd "word" (e.g. a base64 blob): hard-cut by characters
-            step = max(1, len(word) * budget // n)
-            pieces.extend(word[i : i + step] for i in range(0, len(word), step))
+        if n > budget:  # one absurd "word" (e.g. a base64 blob): cut by its own tokens
+            if current:
+                pieces.append(" ".join(current))
+                current, used = [], 0
+            pieces.extend(_hard_cut(word, max_tokens, count))
             continue
         current.append(word)
         used += n
     if current:
         pieces.append(" ".join(current))
+    return pieces
+
+
+def _hard_cut(word: str, max_tokens: int, count: Any) -> list[str]:
+    """Cut a whitespace-free string into the longest prefixes that fit the window; word-piece
+    density varies along such strings, so each cut is found by binary search on the count."""
+    pieces = []
+    rest = word
+    while rest:
+        if count([rest])[0] <= max_tokens:
+            pieces.append(rest)
+            break
+        lo, hi = 1, len(rest)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if count([rest[:mid]])[0] <= max_tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        pieces.append(rest[:lo])
+        rest = rest[lo:]
     return pieces
 
 

@@ -27,6 +27,10 @@ SUPPORTED_KINDS = {
 }
 ZIP_KINDS = {"docx", "pptx", "xlsx", "epub", "odt"}
 IMAGE_KINDS = {"png", "jpg", "tiff", "bmp", "heic"}
+# Kinds that unstructured may infer from the extension alone: the content must look like text
+# to libmagic too, or a program renamed to notes.txt would be "extracted".
+TEXT_KINDS = {"txt", "md", "rst", "csv", "tsv", "html", "xml", "eml"}
+TEXT_LIKE_MIMES = {"message/rfc822", "message/news", "application/xml", "application/json", "application/csv"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def validate_file(path: Path, *, max_bytes: int) -> Validated:
     except Exception as exc:  # noqa: BLE001 - detection failing means we cannot read it
         raise CorruptFile(f"could not determine the file type: {exc}") from None
     kind = SUPPORTED_KINDS.get(getattr(detected, "name", ""))
-    if kind is None:
+    if kind is None or (kind in TEXT_KINDS and not (mime.startswith("text/") or mime in TEXT_LIKE_MIMES)):
         raise UnsupportedFileType(f"unsupported type: {mime}")
     if kind in ZIP_KINDS and not zipfile.is_zipfile(path):
         raise CorruptFile(f"{kind} file is truncated or corrupt (not a valid zip container)")
