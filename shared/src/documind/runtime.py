@@ -132,3 +132,14 @@ def register_services(runtime: Runtime, names: list[str] | None = None) -> list[
     for name in wanted:
         available[name](runtime)
     return wanted
+
+
+def boot(*registers: Register) -> dramatiq.Broker:
+    """A worker process's composition root: settings from the environment, one runtime, the
+    given services' actors on its broker (what Dramatiq's CLI needs back)."""
+    from documind.settings import load_settings
+
+    runtime = build_runtime(load_settings())
+    for register in registers:
+        register(runtime)
+    return runtime.broker

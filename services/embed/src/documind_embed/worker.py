@@ -6,8 +6,7 @@ import dramatiq
 
 from documind.contracts import EmbedChunks
 from documind.embedding import shared_encoder
-from documind.runtime import Runtime, build_runtime
-from documind.settings import load_settings
+from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
 from documind_embed.embedder import ChunkEmbedder
@@ -18,6 +17,4 @@ def register(runtime: Runtime) -> None:
 
 
 def setup() -> dramatiq.Broker:
-    runtime = build_runtime(load_settings())
-    register(runtime)
-    return runtime.broker
+    return boot(register)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import dramatiq
 
 from documind.contracts import ProcessDocument
-from documind.runtime import Runtime, build_runtime
-from documind.settings import load_settings
+from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
 from documind_ingest.pipeline import IngestPipeline
@@ -22,6 +21,4 @@ def register(runtime: Runtime) -> None:
 
 
 def setup() -> dramatiq.Broker:
-    runtime = build_runtime(load_settings())
-    register(runtime)
-    return runtime.broker
+    return boot(register)

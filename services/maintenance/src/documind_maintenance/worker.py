@@ -10,8 +10,7 @@ import dramatiq
 from periodiq import PeriodiqMiddleware, cron
 
 from documind.contracts import RunWatchdog
-from documind.runtime import Runtime, build_runtime
-from documind.settings import load_settings
+from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
 from documind_maintenance.watchdog import Watchdog
@@ -27,6 +26,4 @@ def register(runtime: Runtime) -> None:
 
 
 def setup() -> dramatiq.Broker:
-    runtime = build_runtime(load_settings())
-    register(runtime)
-    return runtime.broker
+    return boot(register)

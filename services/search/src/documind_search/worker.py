@@ -9,8 +9,7 @@ import dramatiq
 
 from documind.contracts import DeleteDocument, IndexChunks, SearchQuery
 from documind.embedding import model_dimension, shared_encoder
-from documind.runtime import Runtime, build_runtime
-from documind.settings import load_settings
+from documind.runtime import Runtime, boot
 from documind.tasks import declare
 from documind.vectors import build_qdrant_client
 
@@ -51,6 +50,4 @@ def register(runtime: Runtime) -> None:
 
 
 def setup() -> dramatiq.Broker:
-    runtime = build_runtime(load_settings())
-    register(runtime)
-    return runtime.broker
+    return boot(register)

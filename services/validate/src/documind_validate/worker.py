@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from documind.runtime import Runtime, build_runtime
-from documind.settings import load_settings
+from documind.runtime import Runtime, boot
 
 
 def register(runtime: Runtime) -> None:
@@ -17,6 +16,4 @@ def register(runtime: Runtime) -> None:
 
 
 def setup() -> dramatiq.Broker:
-    runtime = build_runtime(load_settings())
-    register(runtime)
-    return runtime.broker
+    return boot(register)

@@ -1,0 +1,32 @@
+"""Each service's composition root builds a broker carrying exactly its own actors."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from documind.contracts import ALL_CONTRACTS
+
+EXPECTED = {
+    "ingest": {"ingest.process_document"},
+    "embed": {"embed.embed_chunks"},
+    "search": {"search.index_chunks", "search.delete_document", "search.query"},
+    "validate": set(),
+    "maintenance": {"maintenance.watchdog"},
+}
+
+
+@pytest.mark.parametrize("service", sorted(EXPECTED))
+def test_setup_declares_the_service_actors(service, clean_env, tmp_path):
+    clean_env.setenv("DOCUMIND_DATA_DIR", str(tmp_path))
+    broker = importlib.import_module(f"documind_{service}.worker").setup()
+    try:
+        assert set(broker.actors) == EXPECTED[service]
+    finally:
+        broker.close()
+
+
+def test_every_contract_has_a_consumer():
+    consumed = set().union(*EXPECTED.values())
+    assert {c.ACTOR for c in ALL_CONTRACTS} == consumed
