@@ -81,22 +81,36 @@ class Stack:
         return "\n".join(out)
 
     # ---- distributed workers ---------------------------------------------------------------
-    def start_workers(self) -> None:
+    def _spawn(self, svc: str) -> subprocess.Popen:
         logs = self.root / "logs"
         logs.mkdir(exist_ok=True)
-        for svc in SERVICES:
-            env = dict(self.env, DOCUMIND_LIVENESS_FILE=str(self.root / f"{svc}.alive"))
-            self.workers.append(
-                subprocess.Popen(
-                    [DOCUMIND, "worker", svc, "--processes", "1", "--threads", "2"],
-                    env=env, cwd=self.root,
-                    stdout=(logs / f"{svc}.log").open("w"), stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+        alive = self.root / f"{svc}.alive"
+        alive.unlink(missing_ok=True)
+        env = dict(self.env, DOCUMIND_LIVENESS_FILE=str(alive))
+        return subprocess.Popen(
+            [DOCUMIND, "worker", svc, "--processes", "1", "--threads", "2"],
+            env=env, cwd=self.root,
+            stdout=(logs / f"{svc}.log").open("a"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def restart_worker(self, svc: str) -> None:
+        i = SERVICES.index(svc)
+        old = self.workers[i]
+        if old.poll() is None:
+            os.killpg(old.pid, signal.SIGKILL)
+            old.wait()
+        self.workers[i] = self._spawn(svc)
+        self._wait_alive([svc])
+
+    def start_workers(self) -> None:
+        self.workers = [self._spawn(svc) for svc in SERVICES]
+        self._wait_alive(list(SERVICES))
+
+    def _wait_alive(self, services: list[str]) -> None:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            if all((self.root / f"{s}.alive").exists() for s in SERVICES):
+            if all((self.root / f"{s}.alive").exists() for s in services):
                 return
             dead = [w for w in self.workers if w.poll() is not None]
             if dead:
@@ -107,7 +121,10 @@ class Stack:
     def stop_workers(self) -> None:
         for w in self.workers:
             if w.poll() is None:
-                os.killpg(w.pid, signal.SIGTERM)
+                try:
+                    os.killpg(w.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         for w in self.workers:
             try:
                 w.wait(timeout=30)

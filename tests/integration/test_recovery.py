@@ -52,3 +52,46 @@ def test_killed_embedded_ingest_is_resumed_by_the_next_one(tmp_path):
         assert stack.search("hermit crabs trade snail shells", 1)[0]["document_id"] == doc_id
     finally:
         shutil.rmtree(stack.root, ignore_errors=True)
+
+
+def test_killed_worker_is_recovered_by_the_watchdog(tmp_path):
+    """Distributed: SIGKILL the ingest worker mid-OCR. The document stays `processing` with a
+    stale heartbeat; once a worker is back, the watchdog re-drives it and it completes."""
+    import os
+
+    from tests.conftest import CORPUS
+    from tests.integration.harness import distributed_stack, teardown
+
+    root = Path(tempfile.mkdtemp(prefix="documind-watchdog-"))
+    stack, db = distributed_stack(root, redis_db=12)
+    try:
+        stack.env["DOCUMIND_HEARTBEAT_INTERVAL_S"] = "0.5"
+        res = stack.cli("ingest", str(CORPUS / "loremipsum-flat.pdf"), "--json")  # no --wait
+        (doc,) = res.json()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            stage = stack.sql(f"SELECT stage FROM documents WHERE id = '{doc['id']}'")[0][0]
+            if stage == "extract":
+                break
+            time.sleep(0.1)
+        assert stage == "extract", f"never reached extract (stage {stage})"
+        ingest = stack.workers[0]
+        os.killpg(ingest.pid, signal.SIGKILL)
+        ingest.wait()
+        assert stack.status(doc["id"])["status"] == "processing"
+
+        # Nothing stale yet at the default threshold; with a short one, the document is re-driven.
+        assert stack.cli("recover", "--json").json()["redriven"] == []
+        time.sleep(1.5)
+        outcome = stack.cli("recover", "--stale-after", "1", "--json").json()
+        assert outcome["redriven"] == [doc["id"]]
+        stack.restart_worker("ingest")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and stack.status(doc["id"])["status"] == "processing":
+            time.sleep(1)
+        final = stack.status(doc["id"])
+        assert final["status"] == "completed", final
+        extract = next(s for s in final["stages"] if s["name"] == "extract")
+        assert extract["attempt"] >= 2
+    finally:
+        teardown(stack, db)

@@ -308,6 +308,23 @@ def delete(doc_id: str, timeout: float, as_json: bool) -> None:
         click.echo(f"{doc_id}  deleted ({(result or {}).get('points_removed', 0)} index points removed)")
 
 
+# ---- recover -------------------------------------------------------------------------------
+@main.command()
+@click.option("--stale-after", default=None, type=click.FloatRange(min=0), help="seconds (default: setting)")
+@click.option("--timeout", default=120.0, type=float, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print JSON only")
+def recover(stale_after: float | None, timeout: float, as_json: bool) -> None:
+    """Run the stuck-document watchdog now: re-drive (or fail) documents whose worker died."""
+    from documind.contracts import RunWatchdog
+
+    with _runtime(with_workers=True) as rt:
+        outcome = _call(rt, RunWatchdog(stale_after_s=stale_after), timeout)
+    if as_json:
+        _print_json(outcome)
+    else:
+        click.echo(f"re-driven: {len(outcome['redriven'])}, failed: {len(outcome['failed'])}")
+
+
 # ---- workers -------------------------------------------------------------------------------
 @main.command()
 @click.argument("services", nargs=-1, required=True)
