@@ -146,3 +146,10 @@ def test_corpus_kinds(corpus: Path, name: str, kind: str) -> None:
     assert result.kind == kind
     assert result.kind in SUPPORTED_KINDS.values()
     assert result.mime_type
+
+
+def test_prose_that_libmagic_calls_news_is_still_text(tmp_path):
+    # libmagic names plain prose starting with "Article" message/news; it is still a text file.
+    path = tmp_path / "abstract.txt"
+    path.write_text("Article\n\nThe study looked at how mucosal immune cells respond to retinoic acid in mice.\n")
+    assert validate_file(path, max_bytes=LIMIT).kind == "txt"

@@ -27,10 +27,11 @@ SUPPORTED_KINDS = {
 }
 ZIP_KINDS = {"docx", "pptx", "xlsx", "epub", "odt"}
 IMAGE_KINDS = {"png", "jpg", "tiff", "bmp", "heic"}
-# Kinds that unstructured may infer from the extension alone: the content must look like text
-# to libmagic too, or a program renamed to notes.txt would be "extracted".
+# Kinds that unstructured may infer from the extension alone: the content must be text to
+# libmagic too (any character encoding), or a program renamed to notes.txt would be
+# "extracted". The MIME type is no guide here: libmagic calls some plain prose
+# "message/news" or "application/vnd.hp-HPGL".
 TEXT_KINDS = {"txt", "md", "rst", "csv", "tsv", "html", "xml", "eml"}
-TEXT_LIKE_MIMES = {"message/rfc822", "message/news", "application/xml", "application/json", "application/csv"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def validate_file(path: Path, *, max_bytes: int) -> Validated:
     from unstructured.file_utils.filetype import detect_filetype
 
     mime = magic.from_file(str(path), mime=True)
+    encoding = magic.Magic(mime_encoding=True).from_file(str(path))
     if mime == "application/encrypted":
         # libmagic's verdict for CDFV2-encrypted Office files (password-protected xlsx/docx).
         raise EncryptedFile("Office document is password protected")
@@ -66,7 +68,7 @@ def validate_file(path: Path, *, max_bytes: int) -> Validated:
     except Exception as exc:  # noqa: BLE001 - detection failing means we cannot read it
         raise CorruptFile(f"could not determine the file type: {exc}") from None
     kind = SUPPORTED_KINDS.get(getattr(detected, "name", ""))
-    if kind is None or (kind in TEXT_KINDS and not (mime.startswith("text/") or mime in TEXT_LIKE_MIMES)):
+    if kind is None or (kind in TEXT_KINDS and encoding == "binary"):
         raise UnsupportedFileType(f"unsupported type: {mime}")
     if kind in ZIP_KINDS and not zipfile.is_zipfile(path):
         raise CorruptFile(f"{kind} file is truncated or corrupt (not a valid zip container)")
