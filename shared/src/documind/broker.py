@@ -26,6 +26,7 @@ from documind.contracts import Queues
 from documind.db.engine import SessionFactory
 from documind.errors import is_transient
 from documind.middleware import DeliveryCounter, Liveness, LogContext
+from documind.middleware.deliveries import MemoryReceipts, ReceiptCounter, RedisReceipts
 from documind.settings import RunMode, Settings
 
 REDIS_NAMESPACE = "documind"
@@ -60,7 +61,7 @@ def build_middleware(
             max_backoff=settings.max_backoff_ms,
             retry_when=_retry_when(settings.max_retries),
         ),
-        DeliveryCounter(sessions, settings.max_deliveries, on_exhausted, on_delivery),
+        DeliveryCounter(_receipts(settings), sessions, settings.max_deliveries, on_exhausted, on_delivery),
         Results(backend=results_backend, result_ttl=10 * 60 * 1000),
     ]
     if settings.mode is RunMode.DISTRIBUTED and settings.metrics_port:
@@ -68,6 +69,15 @@ def build_middleware(
     if settings.liveness_file is not None:
         stack.append(Liveness(settings.liveness_file))
     return stack
+
+
+def _receipts(settings: Settings) -> ReceiptCounter:
+    if settings.mode is RunMode.EMBEDDED:
+        return MemoryReceipts()
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    return RedisReceipts(client, ttl_s=settings.message_max_age_s)
 
 
 def _prometheus(settings: Settings) -> dramatiq.Middleware:

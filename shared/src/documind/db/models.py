@@ -144,19 +144,6 @@ class Chunk(Base):
     indexed_at: Mapped[datetime | None]
 
 
-class MessageReceipt(Base):
-    """One row per broker message id: deliveries counted by us, since a SIGKILLed attempt is
-    invisible to Dramatiq's retry count (DESIGN rule 2)."""
-
-    __tablename__ = "message_receipts"
-
-    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    actor: Mapped[str] = mapped_column(String(128))
-    deliveries: Mapped[int] = mapped_column(Integer, default=0)
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class DeadLetter(Base):
     __tablename__ = "dead_letters"
 
