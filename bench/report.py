@@ -1,0 +1,369 @@
+"""The Markdown report and the plots, from the results dictionary ``bench.run`` writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def fmt(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        if abs(v) >= 100:
+            return f"{v:,.1f}"
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def verdict(r: float | None, goal: float | None) -> str:
+    if goal is None or r is None:
+        return ""
+    return "meets goal" if r >= goal else "**below goal**"
+
+
+def _get(d: dict, *path: str) -> Any:
+    for p in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)  # type: ignore[assignment]
+    return d
+
+
+def summary_rows(res: dict[str, Any]) -> list[list[str]]:
+    m = res.get("measurements", {})
+    rows: list[list[str]] = []
+
+    def row(num: str, what: str, dm: Any, base: Any, r: Any = None, goal: float | None = None, unit: str = "") -> None:
+        rows.append([num, what, f"{fmt(dm)}{unit}", f"{fmt(base)}{unit}" if base is not None else "—",
+                     fmt(r, 3) if r is not None else "—", f"≥ {goal}" if goal is not None else "",
+                     verdict(r, goal)])
+
+    def failed(num: str, name: str) -> bool:
+        r = m.get(name)
+        if r is None:
+            rows.append([num, f"{name}: not run", "", "", "", "", ""])
+            return True
+        if r.get("status") in ("error", "skipped"):
+            word = "failed" if r.get("status") == "error" else "skipped"
+            rows.append([num, f"{name}: **{word}** — {str(r.get('error'))[:160]}", "", "", "", "", ""])
+            return True
+        return False
+
+    if not failed("1", "embed"):
+        e = m["embed"]
+        a, b = e.get("bare_encoder", {}), e.get("chunk_embedder", {})
+        row("1", "Encoder.encode vs SentenceTransformer.encode (chunks/s)", a.get("documind_chunks_per_s"),
+            a.get("baseline_chunks_per_s"), a.get("ratio"), 0.9)
+        row("1", "ChunkEmbedder (DB read + encode + DB write) vs ST (chunks/s)", b.get("documind_chunks_per_s"),
+            b.get("baseline_chunks_per_s"), b.get("ratio"), 0.9)
+    sc = m.get("scaling", {})
+    if sc.get("status") in ("ok", "partial"):
+        s = sc["summary"]
+        row("1", "Embed stage via Redis + `documind worker embed` (1 process) vs ST (chunks/s)",
+            s.get("embed_stage_1_process_chunks_per_s"), s.get("baseline_chunks_per_s"), s.get("embed_stage_ratio"), 0.9)
+    for name, label in (("ingest_corpus", "corpus"), ("ingest_scifact", "SciFact")):
+        if failed("2", name):
+            continue
+        c = m[name]["comparison"]
+        row("2", f"Ingest {label}: documents/min", c["documents_per_min"]["documind"], c["documents_per_min"]["baseline"],
+            c["documents_per_min"]["ratio"], 1.0)
+        row("2", f"Ingest {label}: chunks/s", c["chunks_per_s"]["documind"], c["chunks_per_s"]["baseline"],
+            c["chunks_per_s"]["ratio"])
+        row("2", f"Ingest {label}: time-to-searchable p50 (s)", c["time_to_searchable_p50_s"]["documind"],
+            c["time_to_searchable_p50_s"]["baseline"])
+        row("2", f"Ingest {label}: time-to-searchable p95 (s)", c["time_to_searchable_p95_s"]["documind"],
+            c["time_to_searchable_p95_s"]["baseline"])
+        row("2", f"Ingest {label}: CPU seconds (lower is better)", c["cpu_s"]["documind"], c["cpu_s"]["baseline"],
+            c["cpu_s"]["ratio"])
+    if not failed("3", "queue"):
+        q = m["queue"]["summary"]
+        row("3", f"No-op messages/s, full middleware vs bare RedisBroker ({q['config']})", q["documind_msgs_per_s"],
+            q["bare_msgs_per_s"], q["ratio"], 0.5)
+    if not failed("4", "search"):
+        s = m["search"]["summary"]
+        sub = "" if m["search"].get("full_corpus") else f" (subset of {m['search'].get('documents')} docs)"
+        row("4", f"SciFact dense nDCG@10{sub} vs in-run baseline", s["ndcg@10"], s["baseline_ndcg@10"],
+            _get(m, "search", "dense", "ratio_ndcg@10"))
+        row("4", f"SciFact dense Recall@100{sub} vs in-run baseline", s["recall@100"], s["baseline_recall@100"],
+            _get(m, "search", "dense", "ratio_recall@100"))
+        rows.append(["4", "Published (full corpus): all-MiniLM-L6-v2 nDCG@10 / Recall@100; BM25 nDCG@10",
+                     "", "0.645 / 0.925; 0.687", "", "", ""])
+        row("4", "Query latency, cold (first after worker start, s)", s["cold_first_query_s"], None)
+        row("4", "Query latency, warm p50 (s, top 10)", s["warm_p50_s"], s["baseline_warm_p50_s"])
+        row("4", "Query latency, warm p99 (s, top 10)", s["warm_p99_s"], s["baseline_warm_p99_s"])
+        rows.append(["4", "Keyword (BM25) and hybrid search", "not implemented", "", "", "", ""])
+    if not failed("5", "memory"):
+        mm = m["memory"]
+        for svc, s in mm["services"].items():
+            row("5", f"Peak RSS, {svc} worker process (MB)", s["peak_rss_mb_max"], None)
+        row("5", "Peak RSS, sum of the three services vs the single baseline process (MB)",
+            mm["sum_of_worker_peaks_mb"], mm["baseline_peak_rss_mb"], mm["ratio_sum_to_baseline"])
+    if sc and sc.get("status") in ("error", "skipped"):
+        word = "failed" if sc.get("status") == "error" else "skipped"
+        rows.append(["6", f"scaling: **{word}** — {str(sc.get('error'))[:160]}", "", "", "", "", ""])
+    elif not sc:
+        rows.append(["6", "scaling: not run", "", "", "", "", ""])
+    if sc.get("status") in ("ok", "partial"):
+        for s in sc["sizes"]:
+            row("6", f"{s['total_chunks']:,} chunks in the collection: s per 1k chunks (embed+index), query p50 (s)",
+                f"{fmt(s['s_per_1k_chunks'])} s; {fmt(s['query_latency']['round_trip_s'].get('p50'), 3)} s", None)
+        for s in sc["workers"]:
+            row("6", f"{s['processes']} embed process(es) x {s['threads']} threads: embed stage chunks/s vs ST", s["embed_chunks_per_s"],
+                sc["baseline_chunks_per_s"], s["ratio_to_baseline"])
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _notes(r: dict[str, Any]) -> str:
+    return "\n".join(f"- {n}" for n in r.get("notes", []))
+
+
+def markdown(res: dict[str, Any], plots: list[str]) -> str:
+    m = res.get("measurements", {})
+    env = res.get("environment", {})
+    lines = [
+        f"# DocuMind benchmark — {res['mode']} run",
+        "",
+        f"Started {res.get('started_at')}, wall {fmt(res.get('wall_s'))} s, commit {env.get('git_commit')}"
+        f"{' (uncommitted changes)' if env.get('git_dirty') else ''}; {env.get('cpus')} CPUs, "
+        f"{env.get('memory_gb')} GiB; load average at start {res.get('load_average_start')}, "
+        f"at end {res.get('load_average_end')} (the machine is shared: compare ratios, not absolutes).",
+        "",
+        "Ratio = DocuMind / baseline, both measured in this run (for CPU seconds and latency lower is "
+        "better, so no goal). How to read each row: bench/README.md.",
+        "",
+        "## Summary",
+        "",
+        _table(["#", "measurement", "DocuMind", "baseline", "ratio", "goal", ""], summary_rows(res)),
+        "",
+    ]
+    for p in plots:
+        lines += [f"![{Path(p).stem}]({Path(p).name})", ""]
+    lines += ["## Details", ""]
+    for name, r in m.items():
+        lines += [f"### {name}", "", f"status **{r.get('status')}**, {fmt(r.get('wall_s'))} s, load average "
+                  f"{r.get('load_average_before')} -> {r.get('load_average_after')}", ""]
+        if r.get("error"):
+            lines += ["```", str(r["error"])[:3000], "```", ""]
+        lines += _details(name, r)
+        if r.get("notes"):
+            lines += [_notes(r), ""]
+    lines += ["## Parameters", "", "```", *(f"{k} = {v}" for k, v in res.get("parameters", {}).items()), "```", ""]
+    return "\n".join(lines)
+
+
+def _details(name: str, r: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    if r.get("status") in ("error", "skipped"):
+        return out
+    if name == "embed":
+        w = r.get("workload", {})
+        out.append(f"Workload: {w.get('chunks')} chunks, mean {w.get('mean_chars')} characters / "
+                   f"{w.get('mean_word_pieces')} word pieces; model load + warm-up {r.get('model_load_and_warmup_s')} s.")
+        a, b = r.get("bare_encoder"), r.get("chunk_embedder")
+        if a:
+            out.append(f"Encoder vs ST: per-repeat ratios {a['ratios']}, identical vectors (max |diff| "
+                       f"{a['max_abs_vector_difference']:.2g}).")
+        if b:
+            out.append(f"ChunkEmbedder: {b['chunks']} chunks in {b['messages']} messages, per-repeat ratios "
+                       f"{b['ratios']}; encode is {fmt(b['encode_share'], 3)} of its time, the rest "
+                       f"{b['non_encode_ms_per_chunk']} ms per chunk (DB, status, message).")
+        out.append("")
+    elif name in ("ingest_corpus", "ingest_scifact"):
+        d, b = r.get("documind", {}), r.get("baseline", {})
+        rows = [
+            ["documents (completed / failed)", f"{d.get('documents')} ({d.get('completed')} / {d.get('failed')})",
+             f"{b.get('documents')} ({b.get('completed')} / {b.get('failed')})"],
+            ["chunks", fmt(d.get("chunks")), fmt(b.get("chunks"))],
+            ["wall s", fmt(d.get("wall_s")), fmt(b.get("wall_s"))],
+            ["documents/min", fmt(d.get("documents_per_min")), fmt(b.get("documents_per_min"))],
+            ["chunks/s", fmt(d.get("chunks_per_s")), fmt(b.get("chunks_per_s"))],
+            ["time-to-searchable p50 / p95 / max s",
+             " / ".join(fmt(d.get("time_to_searchable_s", {}).get(k)) for k in ("p50", "p95", "max")),
+             " / ".join(fmt(b.get("time_to_searchable_s", {}).get(k)) for k in ("p50", "p95", "max"))],
+            ["CPU s", f"{fmt(d.get('cpu_s_total'))} {d.get('cpu_s')}", fmt(b.get("cpu_s"))],
+            ["setup (not timed)", f"stack {r.get('stack_setup', {}).get('start_s')} s + warm-up "
+             f"{r.get('stack_setup', {}).get('warmup_s')} s", f"{b.get('setup_s')} s"],
+        ]
+        out += [_table(["", "DocuMind", "baseline"], rows), ""]
+        halves = _get(r, "comparison", "documents_per_min", "ratio_by_half")
+        if halves:
+            out.append(f"Documents/min ratio per half (run as baseline A, DocuMind A, DocuMind B, baseline B): {halves}.")
+        if d.get("stage_busy_s"):
+            out.append("DocuMind stage busy time (sum over documents): " + ", ".join(
+                f"{k} {v['seconds']} s" for k, v in d["stage_busy_s"].items()) + ".")
+        if b.get("totals"):
+            out.append("Baseline time split: " + ", ".join(f"{k} {v} s" for k, v in b["totals"].items()) + ".")
+        if r.get("excluded"):
+            out.append(f"Excluded in this mode: {', '.join(r['excluded'])}.")
+        if d.get("failures"):
+            out.append("DocuMind failed documents: " + "; ".join(d["failures"]) + ".")
+        if b.get("failures"):
+            out.append("Baseline failed documents: " + "; ".join(b["failures"]) + ".")
+        out.append("")
+    elif name == "queue":
+        rows = [[f"1 x {c['threads']}", fmt(c["documind_process_per_s"]), fmt(c["bare_process_per_s"]), fmt(c["ratio"], 3),
+                 fmt(c["documind_enqueue_per_s"]), fmt(c["bare_enqueue_per_s"])] for c in r.get("configs", [])]
+        out += [_table(["processes x threads", "DocuMind msg/s", "bare msg/s", "ratio",
+                        "DocuMind enqueue/s", "bare enqueue/s"], rows), ""]
+        diag = [[f"1 x {c['threads']}", k, fmt(v), fmt(v / c["bare_process_per_s"] if v and c["bare_process_per_s"] else None, 3)]
+                for c in r.get("configs", []) for k, v in (c.get("diagnostics_per_s") or {}).items()]
+        if diag:
+            out += ["Where the overhead is (diagnostic variants, one run each):", "",
+                    _table(["processes x threads", "variant", "msg/s", "ratio to bare"], diag), ""]
+    elif name == "search":
+        d = r.get("dense", {})
+        rows = [["DocuMind (dense, chunks)", fmt(_get(d, "documind", "ndcg@10"), 4), fmt(_get(d, "documind", "recall@100"), 4)]]
+        if d.get("baseline"):
+            rows.append(["baseline pipeline (same documents)", fmt(d["baseline"]["ndcg@10"], 4), fmt(d["baseline"]["recall@100"], 4)])
+        for k, v in r.get("published", {}).items():
+            rows.append([f"published: {k} (full corpus)", fmt(v["ndcg@10"], 4), fmt(v["recall@100"], 4)])
+        rows.append(["keyword (BM25)", "not implemented", "not implemented"])
+        rows.append(["hybrid", "not implemented", "not implemented"])
+        out += [f"{r.get('documents')} documents, {_get(d, 'documind', 'queries')} test queries.", "",
+                _table(["system", "nDCG@10", "Recall@100"], rows), ""]
+        lt, ls = d.get("latency_top10_s", {}), d.get("latency_top10_server_ms", {})
+        out.append(f"Latency (round trip through Redis, top 10): cold first query {fmt(_get(r, 'cold', 'first_query_s'), 3)} s "
+                   f"(worker ready after {fmt(_get(r, 'cold', 'worker_ready_s'))} s); warm p50 {fmt(lt.get('p50'), 4)} s, "
+                   f"p99 {fmt(lt.get('p99'), 4)} s over {lt.get('n')} queries; in the search worker p50 "
+                   f"{fmt(ls.get('p50'))} ms. Baseline (encode + in-memory Qdrant, same process): p50 "
+                   f"{fmt(_get(d, 'baseline_latency_top10_s', 'p50'), 4)} s, p99 {fmt(_get(d, 'baseline_latency_top10_s', 'p99'), 4)} s.")
+        out.append("")
+    elif name == "memory":
+        rows = [[svc, f"{s['processes']} x {s['threads']}", ", ".join(fmt(x, 0) for x in s["peak_rss_mb"]),
+                 fmt(s["master_peak_rss_mb"], 0)] for svc, s in r.get("services", {}).items()]
+        rows.append(["baseline (one process)", "", fmt(r.get("baseline_peak_rss_mb"), 0), ""])
+        out += [_table(["service", "processes x threads", "peak RSS per worker process MB", "master MB"], rows), ""]
+        out.append("Largest files ingested: " + ", ".join(
+            f"{f['name']} ({f['mb']} MB, {f['chunks']} chunks)" for f in r.get("largest_files", [])) + ".")
+        out.append("")
+    elif name == "scaling":
+        rows = [[fmt(s["total_chunks"]), fmt(s["chunks"]), fmt(s["documents"]), fmt(s["wall_s"]), fmt(s["s_per_1k_chunks"]),
+                 fmt(s["embed_chunks_per_s"]), fmt(s["embed_cpu_ms_per_chunk"]), fmt(s["search_cpu_ms_per_chunk"]),
+                 fmt(s.get("postgres_cpu_ms_per_chunk")),
+                 fmt(s["time_to_searchable_s"].get("p95")),
+                 fmt(s["query_latency"]["round_trip_s"].get("p50"), 3), fmt(s["query_latency"]["server_ms"].get("p50"))]
+                for s in r.get("sizes", [])]
+        out += ["Work grows (1 embed process x 2 threads, 1 search process):", "",
+                _table(["collection chunks", "added chunks", "docs", "wall s", "s / 1k chunks", "embed chunks/s",
+                        "embed CPU ms/chunk", "search CPU ms/chunk", "Postgres CPU ms/chunk", "tts p95 s", "query p50 s", "query in worker ms"], rows), ""]
+        rows = [[f"{s['processes']} x {s['threads']}", fmt(s["chunks"]), fmt(s["embed_chunks_per_s"]), fmt(s.get("speedup_vs_1"), 3),
+                 fmt(s.get("ratio_to_baseline"), 3), fmt(s["embed_cpu_ms_per_chunk"]),
+                 ", ".join(fmt(x, 0) for x in s.get("embed_peak_rss_mb", []))] for s in r.get("workers", [])]
+        out += [f"Embed processes grow (baseline SentenceTransformer {fmt(r.get('baseline_chunks_per_s'))} chunks/s "
+                f"in one process, readings {r.get('baseline_rates')}):", "",
+                _table(["embed processes x threads", "chunks", "embed chunks/s", "speed-up vs 1", "ratio to ST",
+                        "embed CPU ms/chunk", "peak RSS per process MB"], rows), ""]
+    return out
+
+
+# ---- plots ---------------------------------------------------------------------------------
+def plots(res: dict[str, Any], out_dir: Path, mode: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    m = res.get("measurements", {})
+    sc = m.get("scaling", {})
+    if sc.get("status") in ("ok", "partial") and (sc.get("sizes") or sc.get("workers")):
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        sizes = sc.get("sizes", [])
+        if sizes:
+            x = [s["total_chunks"] for s in sizes]
+            a1.plot(x, [s["s_per_1k_chunks"] for s in sizes], "o-", label="wall s per 1k chunks (embed+index)")
+            a1.plot(x, [s["embed_cpu_ms_per_chunk"] for s in sizes], "s--", label="embed CPU s per 1k chunks")
+            a1.plot(x, [s["search_cpu_ms_per_chunk"] for s in sizes], "^--", label="search CPU s per 1k chunks")
+            a1.plot(x, [s.get("postgres_cpu_ms_per_chunk") or 0 for s in sizes], "v--", label="Postgres CPU s per 1k chunks")
+            if len(x) > 1 and max(x) / max(min(x), 1) > 10:
+                a1.set_xscale("log")
+            a1.set_xlabel("chunks in the collection")
+            a1.set_ylabel("seconds per 1,000 chunks")
+            a1.set_ylim(bottom=0)
+            b1 = a1.twinx()
+            b1.plot(x, [s["query_latency"]["round_trip_s"].get("p50", 0) * 1000 for s in sizes], "d:", color="tab:red",
+                    label="query p50 ms (right)")
+            b1.set_ylabel("query p50 ms")
+            b1.set_ylim(bottom=0)
+            h1, l1 = a1.get_legend_handles_labels()
+            h2, l2 = b1.get_legend_handles_labels()
+            a1.legend(h1 + h2, l1 + l2, fontsize=7, loc="best")
+            a1.set_title("Cost as work grows (flat = linear)")
+        w = sc.get("workers", [])
+        if w:
+            a2.bar([f"{s['processes']}x{s['threads']}" for s in w], [s["embed_chunks_per_s"] for s in w], color="tab:blue",
+                   label="DocuMind embed stage")
+            a2.axhline(sc["baseline_chunks_per_s"], color="tab:orange", ls="--", label="SentenceTransformer, 1 process")
+            a2.set_xlabel("embed worker processes x threads")
+            a2.set_ylabel("chunks / s")
+            a2.legend(fontsize=8)
+            a2.set_title("Embed throughput vs worker processes")
+        fig.tight_layout()
+        path = out_dir / f"{mode}-scaling.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(str(path))
+
+    series = []
+    for name, label in (("ingest_corpus", "corpus"), ("ingest_scifact", "SciFact")):
+        r = m.get(name, {})
+        if r.get("status") == "ok":
+            series.append((f"{label} DocuMind", r["documind"].get("time_to_searchable_values", [])))
+            series.append((f"{label} baseline", r["baseline"].get("time_to_searchable_values", [])))
+    s = m.get("search", {})
+    lat = []
+    if s.get("status") in ("ok", "partial"):
+        lat.append(("DocuMind (bus round trip)", _get(s, "dense", "latency_top10_values_s") or []))
+        lat.append(("baseline (in process)", _get(s, "dense", "baseline_latency_top10_values_s") or []))
+    has_tts, has_lat = any(v for _, v in series), any(v for _, v in lat)
+    if has_tts or has_lat:
+        fig, axes = plt.subplots(1, int(has_tts) + int(has_lat), figsize=(5.5 * (int(has_tts) + int(has_lat)), 4.2),
+                                 squeeze=False)
+        a1 = axes[0][0]
+        a2 = axes[0][-1]
+    if has_tts:
+        for label, vals in series:
+            if vals:
+                ys = [(i + 1) / len(vals) for i in range(len(vals))]
+                a1.step(sorted(vals), ys, where="post", label=label, ls="-" if "DocuMind" in label else "--")
+        a1.set_xlabel("time to searchable, s")
+        a1.set_ylabel("fraction of documents")
+        a1.set_title("Time-to-searchable (CDF)")
+        a1.legend(fontsize=8)
+    if has_lat:
+        import numpy as np
+
+        cold = _get(s, "cold", "first_query_s")
+        allv = [v * 1000 for _, vals in lat for v in vals] + ([cold * 1000] if cold else [])
+        if allv:
+            bins = np.logspace(np.log10(max(min(allv), 0.01) * 0.9), np.log10(max(allv) * 1.1), 40)
+            for label, vals in lat:
+                if vals:
+                    a2.hist([v * 1000 for v in vals], bins=bins, alpha=0.6, label=label)
+            a2.set_xscale("log")
+        if cold:
+            a2.axvline(cold * 1000, color="tab:red", ls=":", label=f"cold first query {cold:.1f} s")
+        a2.set_xlabel("query latency, ms (top 10)")
+        a2.set_ylabel("queries")
+        a2.set_title("Search latency (warm) and the cold first query")
+        a2.legend(fontsize=8)
+    if has_tts or has_lat:
+        fig.tight_layout()
+        path = out_dir / f"{mode}-latency.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(str(path))
+    return made

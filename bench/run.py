@@ -1,0 +1,228 @@
+"""DocuMind benchmark suite: ``python -m bench.run [--quick] [--only NAME...]``.
+
+Runs each measurement in turn, every one next to a baseline measured in the same run, and
+writes ``<mode>.json``, ``<mode>.md`` and plots. A complete run writes to ``bench/results/``;
+a run with ``--only`` writes to ``bench/out/`` (scratch, git-ignored) unless ``--out`` says
+otherwise. A measurement that fails is reported with its error; the others still run.
+See bench/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.common import CLEANUP, RESULTS, SCRATCH, Context, install_signal_handlers, load_average, log
+
+# Parameters per mode. Sizes are chunk or document counts; see bench/README.md.
+QUICK: dict[str, Any] = {
+    "budget_s": 540,  # measurements that would start later are skipped (reported as such)
+    "embed_chunks": 48,
+    "embed_repeats": 3,
+    "embedder_chunks": 96,
+    "embedder_repeats": 2,
+    "queue_messages": 1500,
+    "queue_repeats": 3,
+    "queue_threads": [8],
+    "queue_diagnostics": ["documind_no_receipts"],
+    "corpus_exclude": [
+        "DA-619p.pdf", "handbook-872p.docx", "book-war-and-peace-1225p.txt", "example-10k.html",  # the largest
+        "winter-sports.epub", "UDHR_first_article_all.txt", "2023-half-year-analyses-by-segment.xlsx",  # slowest
+        "layout-parser-paper-fast.jpg", "copy-protected.pdf", "fake-power-point.ppt",
+        "invalid-pdf-structure-pdfminer-one-page.pdf", "norwich-city.txt", "csv-with-long-lines.csv",
+    ],
+    "corpus_timeout_s": 300,
+    "scifact_docs": 150,
+    "scifact_queries": 75,
+    "scifact_timeout_s": 300,
+    "share_ingest_stack": True,
+    "search_top_k": 300,
+    "search_latency_queries": 30,
+    "scaling_sizes": [100, 300],
+    "scaling_chunks_per_doc": 10,
+    "scaling_workers": [[1, 2], [2, 2]],  # embed processes x threads
+    "scaling_worker_chunks": 100,
+    "scaling_baseline_chunks": 48,
+    "scaling_latency_queries": 10,
+    "scaling_timeout_s": 240,
+}
+FULL: dict[str, Any] = {
+    "budget_s": None,
+    "embed_chunks": 256,
+    "embed_repeats": 5,
+    "embedder_chunks": 512,
+    "embedder_repeats": 3,
+    "queue_messages": 5000,
+    "queue_repeats": 3,
+    "queue_threads": [2, 8],
+    "queue_diagnostics": ["documind_no_receipts"],
+    "corpus_exclude": [],
+    "corpus_timeout_s": 3600,
+    "scifact_docs": None,
+    "scifact_queries": None,
+    "scifact_timeout_s": 3600,
+    "share_ingest_stack": False,
+    "search_top_k": 300,
+    "search_latency_queries": 200,
+    "scaling_sizes": [1000, 5000, 20000],
+    "scaling_chunks_per_doc": 10,
+    "scaling_workers": [[1, 2], [2, 2], [4, 2], [1, 1]],  # embed processes x threads
+    "scaling_worker_chunks": 1000,
+    "scaling_baseline_chunks": 512,
+    "scaling_latency_queries": 30,
+    "scaling_timeout_s": 3600,
+}
+
+
+def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
+    from bench import embed, ingest, memory, queue_overhead, scaling, search
+
+    return {
+        "embed": embed.measure,
+        "queue": queue_overhead.measure,
+        "ingest_corpus": ingest.measure_corpus,
+        "memory": memory.measure,
+        "ingest_scifact": ingest.measure_scifact,
+        "search": search.measure,
+        "scaling": scaling.measure,
+    }
+
+
+NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling"]
+# The last measurement that uses the ingest stack(s); they are stopped after it.
+INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
+
+
+def _git(*args: str) -> str | None:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def environment() -> dict[str, Any]:
+    import importlib.metadata as md
+
+    versions = {}
+    for pkg in ("torch", "sentence-transformers", "dramatiq", "qdrant-client", "unstructured", "SQLAlchemy", "redis"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "packages": versions,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes; finishes in under 10 minutes")
+    ap.add_argument("--only", nargs="+", choices=NAMES, metavar="NAME",
+                    help=f"run only these measurements ({', '.join(NAMES)})")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: bench/results, or bench/out with --only)")
+    ap.add_argument("--set", nargs="+", default=[], metavar="KEY=JSON",
+                    help="override a parameter of the mode, e.g. --set scaling_sizes=[500,1000] scifact_docs=300")
+    args = ap.parse_args(argv)
+
+    install_signal_handlers()
+    mode = "quick" if args.quick else "full"
+    selected = [n for n in NAMES if not args.only or n in args.only]
+    out_dir = args.out or (SCRATCH if args.only else RESULTS)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    params = dict(QUICK if args.quick else FULL)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in params:
+            ap.error(f"--set: unknown parameter {key!r}; known: {', '.join(params)}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    if args.set and not args.out:
+        out_dir = SCRATCH  # a run with changed parameters never replaces the committed results
+    ctx = Context(quick=args.quick, params=params, selected=selected)
+    started = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    budget = ctx.params.get("budget_s")
+    ctx.deadline = t0 + budget if budget else None
+    log(f"mode {mode}: {', '.join(selected)} -> {out_dir}")
+    results: dict[str, Any] = {
+        "mode": mode,
+        "started_at": started.isoformat(timespec="seconds"),
+        "environment": environment(),
+        "parameters": ctx.params,
+        "load_average_start": load_average(),
+        "measurements": {},
+    }
+    registry = _measurements()
+    users = INGEST_STACK_USERS | ({"scaling"} if ctx.params.get("share_ingest_stack") else set())
+    last_stack_user = max((selected.index(n) for n in selected if n in users), default=-1)
+    for i, name in enumerate(selected):
+        log(f"=== {name} ===")
+        t = time.monotonic()
+        la = load_average()
+        if ctx.deadline is not None and ctx.remaining() < 30:
+            log(f"{name}: skipped, the {budget} s budget of this mode is spent")
+            results["measurements"][name] = {"status": "skipped",
+                                             "error": f"skipped: the {budget} s time budget of the {mode} run was spent"}
+            continue
+        try:
+            res = registry[name](ctx)
+        except Exception as exc:  # noqa: BLE001 - a failed measurement is a result, not a crash
+            log(f"{name} failed: {type(exc).__name__}: {exc}")
+            res = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:4000],
+                   "traceback": traceback.format_exc()[-6000:]}
+        res["wall_s"] = round(time.monotonic() - t, 1)
+        res["load_average_before"] = la
+        res["load_average_after"] = load_average()
+        results["measurements"][name] = res
+        log(f"{name}: {res.get('status')} in {res['wall_s']} s")
+        if i == last_stack_user:
+            ctx.close()
+        _write(results, out_dir, mode, final=False)
+    ctx.close()
+    CLEANUP.run()
+    results["wall_s"] = round(time.monotonic() - t0, 1)
+    results["load_average_end"] = load_average()
+    _write(results, out_dir, mode, final=True)
+    log(f"done in {results['wall_s']} s: {out_dir / (mode + '.md')}")
+    failed = [n for n, r in results["measurements"].items() if r.get("status") == "error"]
+    if failed:
+        log(f"failed measurements: {', '.join(failed)}")
+    return 0
+
+
+def _write(results: dict[str, Any], out_dir: Path, mode: str, final: bool) -> None:
+    from bench import report
+
+    (out_dir / f"{mode}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if not final:
+        return
+    try:
+        plots = report.plots(results, out_dir, mode)
+    except Exception as exc:  # noqa: BLE001
+        log(f"plots failed: {type(exc).__name__}: {exc}")
+        plots = []
+    results["plots"] = plots
+    (out_dir / f"{mode}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out_dir / f"{mode}.md").write_text(report.markdown(results, plots))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
