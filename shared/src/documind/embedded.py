@@ -14,7 +14,7 @@ class EmbeddedWorkers:
         self.runtime = runtime
         self.recover = recover
         self.recovered: list[str] = []
-        self.services = register_services(runtime)
+        register_services(runtime)
         self.worker = dramatiq.Worker(runtime.broker, worker_threads=runtime.settings.worker_threads, worker_timeout=100)
 
     def start(self) -> None:
