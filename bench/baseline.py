@@ -5,26 +5,28 @@ OCR fallback when there is no text layer, ``ocr_only`` for images, the default o
 ``SentenceTransformer.encode`` (batch 32, normalised) -> upsert into Qdrant in memory. No
 database, no broker, no status, no validation.
 
-Run as its own process so its peak RSS and CPU time are its own::
+It runs as a process of its own, so that its peak RSS and CPU time are its own, and serves
+several requests (imports and model load paid once, warm like the stack)::
 
-    python -m bench.baseline --files LIST.txt --out OUT.json [--queries Q.json --top-k 300]
-        [--save-points A.npz] [--load-points A.npz ...]
+    python -m bench.baseline          # prints {"ready": ...}; then one JSON request a line on stdin
 
-LIST.txt: one path a line. Q.json: {"queries": {qid: text}, "latency": [qid...]}. Writes
-per-document timings (seconds from the start of processing, as if every file arrived at
-once), totals, peak RSS, CPU seconds and, with queries, the ranked documents per query and
-each query's latency. ``--save-points`` / ``--load-points`` let a second run over the other
-half of a data set search the whole of it (loaded after the timed part)."""
+Request: {"files": [paths], "out": path, "fresh": bool (new empty index first),
+"queries": {"queries": {qid: text}, "latency": [qid...]} or null, "top_k": 300}. The answer
+(written to ``out``, then {"done": out} on stdout): per-document timings (seconds from the
+start of the request, as if every file arrived at once), totals, CPU seconds of the request,
+peak RSS so far and, with queries, the ranked documents per query over the whole index and
+each query's latency."""
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import resource
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from bench.common import OFFLINE, WARMUP_TEXT, model_path
 
@@ -57,134 +59,127 @@ def chunk(elements: list, chunk_by_title) -> list[str]:  # noqa: ANN001
     return [t for t in (c.text.replace("\x00", "").strip() for c in chunks) if t]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--files", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--queries", type=Path, default=None)
-    ap.add_argument("--top-k", type=int, default=300)
-    ap.add_argument("--save-points", type=Path, default=None, help="write the indexed vectors here (.npz)")
-    ap.add_argument("--load-points", type=Path, nargs="*", default=[],
-                    help="after the timed part, add these saved points before the queries")
-    a = ap.parse_args()
-    import os
+def _cpu() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
-    for k, v in OFFLINE.items():
-        os.environ.setdefault(k, v)
 
-    t_setup = time.perf_counter()
-    from qdrant_client import QdrantClient, models
-    from sentence_transformers import SentenceTransformer
-    from unstructured.chunking.title import chunk_by_title
-    from unstructured.partition.auto import partition
+class Pipeline:
+    def __init__(self, scratch: Path) -> None:
+        t = time.perf_counter()
+        from qdrant_client import QdrantClient, models
+        from sentence_transformers import SentenceTransformer
+        from unstructured.chunking.title import chunk_by_title
+        from unstructured.partition.auto import partition
 
-    model = SentenceTransformer(str(model_path()), device="cpu")
-    client = QdrantClient(location=":memory:")
-    client.create_collection("chunks", vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE))
+        self.models, self.partition, self.chunk_by_title = models, partition, chunk_by_title
+        self.model = SentenceTransformer(str(model_path()), device="cpu")
+        self.client = QdrantClient(location=":memory:")
+        self.fresh()
+        # Warm-up like the stack's: imports, sentence splitter, model (not timed).
+        warm = scratch / "baseline-warmup.txt"
+        warm.write_text(WARMUP_TEXT)
+        self.encode(chunk(partition_file(warm, partition), chunk_by_title))
+        warm.unlink()
+        self.setup_s = time.perf_counter() - t
 
-    def encode(texts: list[str]):  # noqa: ANN202
-        return model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
+    def fresh(self) -> None:
+        if self.client.collection_exists("chunks"):
+            self.client.delete_collection("chunks")
+        self.client.create_collection(
+            "chunks", vectors_config=self.models.VectorParams(size=384, distance=self.models.Distance.COSINE))
 
-    # Warm-up like the stack's: imports, sentence splitter, model (not timed below).
-    warm = Path(a.out).with_suffix(".warmup.txt")
-    warm.write_text(WARMUP_TEXT)
-    encode(chunk(partition_file(warm, partition), chunk_by_title))
-    warm.unlink()
-    setup_s = time.perf_counter() - t_setup
+    def encode(self, texts: list[str]):  # noqa: ANN201
+        return self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False)
 
-    files = [Path(line) for line in a.files.read_text().splitlines() if line.strip()]
-    ru0 = resource.getrusage(resource.RUSAGE_SELF)
-    rc0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    docs = []
-    totals = {"partition_s": 0.0, "chunk_s": 0.0, "encode_s": 0.0, "index_s": 0.0}
-    t0 = time.perf_counter()
-    for path in files:
-        rec = {"name": path.name, "status": "completed", "chunks": 0, "error": None}
-        try:
-            t = time.perf_counter()
-            elements = partition_file(path, partition)
-            t1 = time.perf_counter()
-            texts = chunk(elements, chunk_by_title)
-            t2 = time.perf_counter()
-            if texts:
-                vectors = encode(texts)
-                t3 = time.perf_counter()
-                client.upsert("chunks", points=[
-                    models.PointStruct(id=str(uuid.uuid4()), vector=v.tolist(),
-                                       payload={"source_name": path.name, "text": txt})
-                    for v, txt in zip(vectors, texts)
-                ])
-                t4 = time.perf_counter()
-            else:
+    def ingest(self, files: list[Path]) -> dict[str, Any]:
+        models = self.models
+        cpu0 = _cpu()
+        docs = []
+        totals = {"partition_s": 0.0, "chunk_s": 0.0, "encode_s": 0.0, "index_s": 0.0}
+        t0 = time.perf_counter()
+        for path in files:
+            rec: dict[str, Any] = {"name": path.name, "status": "completed", "chunks": 0, "error": None}
+            try:
+                t = time.perf_counter()
+                elements = partition_file(path, self.partition)
+                t1 = time.perf_counter()
+                texts = chunk(elements, self.chunk_by_title)
+                t2 = time.perf_counter()
                 t3 = t4 = t2
-                rec["status"] = "failed"
-                rec["error"] = "no text"
-            totals["partition_s"] += t1 - t
-            totals["chunk_s"] += t2 - t1
-            totals["encode_s"] += t3 - t2
-            totals["index_s"] += t4 - t3
-            rec["chunks"] = len(texts)
-        except Exception as exc:  # noqa: BLE001 - a bad input fails that document only
-            rec["status"] = "failed"
-            rec["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
-        rec["done_s"] = round(time.perf_counter() - t0, 4)
-        docs.append(rec)
-        print(f"baseline: {len(docs)}/{len(files)} {path.name} {rec['status']} {rec['done_s']:.1f}s",
-              file=sys.stderr, flush=True)
-    wall = time.perf_counter() - t0
-    ru1 = resource.getrusage(resource.RUSAGE_SELF)
-    rc1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = {
-        "files": len(files),
-        "setup_s": round(setup_s, 3),
-        "wall_s": round(wall, 3),
-        "documents": docs,
-        "totals": {k: round(v, 3) for k, v in totals.items()},
-        "chunks": sum(d["chunks"] for d in docs),
-        "cpu_s": round((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-                       + (rc1.ru_utime - rc0.ru_utime) + (rc1.ru_stime - rc0.ru_stime), 2),
-        "peak_rss_mb": round(ru1.ru_maxrss / 1024, 1),
-    }
-    if a.save_points or a.load_points:
-        import numpy as np
+                if texts:
+                    vectors = self.encode(texts)
+                    t3 = time.perf_counter()
+                    self.client.upsert("chunks", points=[
+                        models.PointStruct(id=str(uuid.uuid4()), vector=v.tolist(),
+                                           payload={"source_name": path.name, "text": txt})
+                        for v, txt in zip(vectors, texts)
+                    ])
+                    t4 = time.perf_counter()
+                else:
+                    rec["status"], rec["error"] = "failed", "no text"
+                totals["partition_s"] += t1 - t
+                totals["chunk_s"] += t2 - t1
+                totals["encode_s"] += t3 - t2
+                totals["index_s"] += t4 - t3
+                rec["chunks"] = len(texts)
+            except Exception as exc:  # noqa: BLE001 - a bad input fails that document only
+                rec["status"], rec["error"] = "failed", f"{type(exc).__name__}: {str(exc)[:200]}"
+            rec["done_s"] = round(time.perf_counter() - t0, 4)
+            docs.append(rec)
+            print(f"baseline: {len(docs)}/{len(files)} {path.name} {rec['status']} {rec['done_s']:.1f}s",
+                  file=sys.stderr, flush=True)
+        return {
+            "files": len(files),
+            "wall_s": round(time.perf_counter() - t0, 3),
+            "documents": docs,
+            "totals": {k: round(v, 3) for k, v in totals.items()},
+            "chunks": sum(d["chunks"] for d in docs),
+            "cpu_s": round(_cpu() - cpu0, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
 
-        if a.save_points:
-            pts, offset = [], None
-            while True:
-                batch, offset = client.scroll("chunks", limit=1000, offset=offset, with_vectors=True, with_payload=True)
-                pts.extend(batch)
-                if offset is None:
-                    break
-            np.savez(a.save_points, vectors=np.asarray([p.vector for p in pts], dtype=np.float32),
-                     names=np.asarray([p.payload["source_name"] for p in pts]))
-        for f in a.load_points:
-            data = np.load(f)
-            points = [models.PointStruct(id=str(uuid.uuid4()), vector=v.tolist(), payload={"source_name": str(n)})
-                      for v, n in zip(data["vectors"], data["names"])]
-            for i in range(0, len(points), 1000):
-                client.upsert("chunks", points=points[i : i + 1000])
-    if a.queries:
-        spec = json.loads(a.queries.read_text())
+    def search(self, spec: dict[str, Any], top_k: int) -> dict[str, Any]:
         results, latency = {}, {}
         for qid, text in spec["queries"].items():
             t = time.perf_counter()
-            vec = encode([text])[0].tolist()
-            hits = client.query_points("chunks", query=vec, limit=a.top_k, with_payload=True).points
+            vec = self.encode([text])[0].tolist()
+            hits = self.client.query_points("chunks", query=vec, limit=top_k, with_payload=True).points
             latency[qid] = time.perf_counter() - t
             ranked: dict[str, float] = {}
             for h in hits:
-                doc = Path(h.payload["source_name"]).stem
-                ranked.setdefault(doc, float(h.score))
+                ranked.setdefault(Path(h.payload["source_name"]).stem, float(h.score))
             results[qid] = ranked
         lat10 = []
         for qid in spec.get("latency", []):
             t = time.perf_counter()
-            vec = encode([spec["queries"][qid]])[0].tolist()
-            client.query_points("chunks", query=vec, limit=10, with_payload=True)
+            vec = self.encode([spec["queries"][qid]])[0].tolist()
+            self.client.query_points("chunks", query=vec, limit=10, with_payload=True)
             lat10.append(time.perf_counter() - t)
-        out["search"] = {"results": results, "latency_s": latency, "latency_top10_s": lat10}
-    a.out.write_text(json.dumps(out))
+        return {"results": results, "latency_s": latency, "latency_top10_s": lat10}
+
+
+def main() -> None:
+    for k, v in OFFLINE.items():
+        os.environ.setdefault(k, v)
+    scratch = Path(os.environ.get("TMPDIR", "/tmp"))
+    pipe = Pipeline(scratch)
+    print(json.dumps({"ready": True, "setup_s": round(pipe.setup_s, 3)}), flush=True)
+    first = True
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        if req.get("fresh"):
+            pipe.fresh()
+        out = pipe.ingest([Path(p) for p in req["files"]])
+        out["setup_s"] = round(pipe.setup_s, 3) if first else 0.0
+        first = False
+        if req.get("queries"):
+            out["search"] = pipe.search(req["queries"], int(req.get("top_k", 300)))
+        Path(req["out"]).write_text(json.dumps(out))
+        print(json.dumps({"done": req["out"]}), flush=True)
 
 
 if __name__ == "__main__":

@@ -378,7 +378,7 @@ class Stack:
         try:
             os.killpg(svc.popen.pid, signal.SIGTERM)
         except ProcessLookupError:
-            return
+            pass
         try:
             svc.popen.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -475,6 +475,12 @@ class Stack:
 
     def stop(self) -> None:
         CLEANUP.discard(getattr(self, "_closer", None))
+        for svc in self.services.values():  # all at once: cleanup should be quick when interrupted
+            if svc.popen.poll() is None:
+                try:
+                    os.killpg(svc.popen.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         for name in list(self.services):
             try:
                 self.stop_service(name)
@@ -667,9 +673,10 @@ class Context:
         """``seconds``, or less when the run's budget ends sooner (at least 20 s)."""
         return max(20.0, min(seconds, self.remaining()))
 
-    def close(self) -> None:
+    def close(self, everything: bool = False) -> None:
+        """Stop the stacks (``everything``: also other long-lived helpers, e.g. the baseline)."""
         for key, value in list(self.shared.items()):
-            if isinstance(value, Stack):
+            if isinstance(value, Stack) or (everything and hasattr(value, "stop")):
                 try:
                     value.stop()
                 except Exception as exc:  # noqa: BLE001

@@ -12,7 +12,9 @@ repeats; the ratio is DocuMind / bare (goal >= 0.5)."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,8 +80,10 @@ def _child(mode: str, messages: int, threads: int, redis: str, db_url: str | Non
             ACTOR = "bench.noop"
             n: int = Field(ge=0)
 
+        data_dir = Path(tempfile.mkdtemp(prefix="documind-bench-queue-"))
+        atexit.register(shutil.rmtree, data_dir, True)
         settings = load_settings(
-            mode="distributed", data_dir=Path(tempfile.mkdtemp(prefix="documind-bench-queue-")),
+            mode="distributed", data_dir=data_dir,
             database_url=db_url, redis_url=redis, log_level="INFO",
         )
         runtime = build_runtime(settings)  # logs JSON lines at INFO on stderr, like a worker

@@ -208,10 +208,11 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
             out.append("Baseline time split: " + ", ".join(f"{k} {v} s" for k, v in b["totals"].items()) + ".")
         if r.get("excluded"):
             out.append(f"Excluded in this mode: {', '.join(r['excluded'])}.")
+        one_line = lambda xs: "; ".join(" ".join(str(x).split()) for x in xs)  # noqa: E731
         if d.get("failures"):
-            out.append("DocuMind failed documents: " + "; ".join(d["failures"]) + ".")
+            out.append("DocuMind failed documents: " + one_line(d["failures"]) + ".")
         if b.get("failures"):
-            out.append("Baseline failed documents: " + "; ".join(b["failures"]) + ".")
+            out.append("Baseline failed documents: " + one_line(b["failures"]) + ".")
         out.append("")
     elif name == "queue":
         rows = [[f"1 x {c['threads']}", fmt(c["documind_process_per_s"]), fmt(c["bare_process_per_s"]), fmt(c["ratio"], 3),

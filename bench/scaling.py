@@ -218,8 +218,10 @@ def measure(ctx: Context) -> dict[str, Any]:
     log(f"scaling: baseline SentenceTransformer {base_rates[0]:.1f} chunks/s")
     series = []
     for procs, threads in workers:
-        reuse = next((s for s in steps if s["chunks"] == w_chunks), None) if (procs, threads) == (1, 2) else None
-        if reuse is not None:  # the sizes series already ran this many chunks on 1 process
+        reuse = None
+        if ctx.quick and (procs, threads) == (1, 2):  # quick: the sizes series already ran these on 1 x 2
+            reuse = next((s for s in reversed(steps) if s["chunks"] == w_chunks), None)
+        if reuse is not None:
             res = dict(reuse, processes=1, threads=2, warm_processes=1, reused_from_sizes=True,
                        embed_peak_rss_mb=[w["peak_rss_mb"] for w in stack.memory().get("embed", {}).get("workers", [])])
             series.append(res)
