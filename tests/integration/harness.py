@@ -172,15 +172,14 @@ def drop_database(name: str) -> None:
 
 
 def distributed_stack(root: Path, redis_db: int) -> tuple[Stack, str]:
-    import redis
-
     db = create_database()
-    redis.Redis(host="127.0.0.1", port=6379, db=redis_db).flushdb()
     env = base_env(root)
     env.update(
         DOCUMIND_MODE="distributed",
         DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
         DOCUMIND_REDIS_URL=f"redis://127.0.0.1:6379/{redis_db}",
+        # A namespace of its own, so concurrent test runs sharing this Redis never meet.
+        DOCUMIND_REDIS_NAMESPACE=db,
         DOCUMIND_QDRANT_PATH=str(root / "qdrant"),
         DOCUMIND_MIN_BACKOFF_MS="200",
     )
@@ -190,8 +189,19 @@ def distributed_stack(root: Path, redis_db: int) -> tuple[Stack, str]:
     return stack, db
 
 
+def drop_redis_namespace(url: str, namespace: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 def teardown(stack: Stack, db: str | None) -> None:
     stack.stop_workers()
     if db:
         drop_database(db)
+        drop_redis_namespace(stack.env["DOCUMIND_REDIS_URL"], db)
     shutil.rmtree(stack.root, ignore_errors=True)

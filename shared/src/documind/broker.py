@@ -29,8 +29,6 @@ from documind.middleware import DeliveryCounter, Liveness, LogContext
 from documind.middleware.deliveries import MemoryReceipts, ReceiptCounter, RedisReceipts
 from documind.settings import RunMode, Settings
 
-REDIS_NAMESPACE = "documind"
-
 
 def _retry_when(max_retries: int) -> Callable[[int, BaseException], bool]:
     # Transient errors only (DESIGN rule 7): a corrupt file fails the same way every time.
@@ -77,7 +75,7 @@ def _receipts(settings: Settings) -> ReceiptCounter:
     import redis
 
     client = redis.Redis.from_url(settings.redis_url.get_secret_value())
-    return RedisReceipts(client, ttl_s=settings.message_max_age_s)
+    return RedisReceipts(client, ttl_s=settings.message_max_age_s, prefix=f"{settings.redis_namespace}:receipts:")
 
 
 def _prometheus(settings: Settings) -> dramatiq.Middleware:
@@ -104,7 +102,7 @@ def build_results_backend(settings: Settings):  # noqa: ANN201
     client = redis.Redis.from_url(
         settings.redis_url.get_secret_value(), socket_timeout=None, socket_connect_timeout=10
     )
-    return RedisBackend(client=client, namespace=f"{REDIS_NAMESPACE}-results")
+    return RedisBackend(client=client, namespace=f"{settings.redis_namespace}-results")
 
 
 def build_broker(settings: Settings, middleware: list[dramatiq.Middleware]) -> dramatiq.Broker:
@@ -114,7 +112,7 @@ def build_broker(settings: Settings, middleware: list[dramatiq.Middleware]) -> d
         from dramatiq.brokers.redis import RedisBroker
 
         broker = RedisBroker(
-            url=settings.redis_url.get_secret_value(), namespace=REDIS_NAMESPACE, middleware=middleware
+            url=settings.redis_url.get_secret_value(), namespace=settings.redis_namespace, middleware=middleware
         )
     # Declare every queue so any service can send to any other without importing it.
     for queue in Queues.ALL:

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr = Field(
         SecretStr("redis://127.0.0.1:6379/0"), description="broker + results (distributed)"
     )
+    redis_namespace: str = Field(
+        "documind", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="prefix of every Redis key (queues, results, receipts, cache): lets "
+        "several deployments share one Redis",
+    )
     qdrant_url: SecretStr | None = Field(None, description="Qdrant server URL; unset = local mode")
     qdrant_api_key: SecretStr | None = None
     qdrant_path: Path | None = Field(None, description="local-mode folder; default data_dir/qdrant")

@@ -29,7 +29,7 @@ class ReceiptCounter(Protocol):
 
 
 class RedisReceipts:
-    def __init__(self, client, ttl_s: int, prefix: str = "documind:receipts:") -> None:  # noqa: ANN001
+    def __init__(self, client, ttl_s: int, prefix: str) -> None:  # noqa: ANN001
         self.client = client
         self.ttl_s = ttl_s  # past the message age limit a receipt has nothing left to count
         self.prefix = prefix
