@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import func, select, update
 
 from documind.contracts import DeleteDocument, IndexChunks
@@ -18,9 +17,9 @@ from documind.errors import Fenced
 from documind.logging import get_logger
 from documind.runtime import Runtime
 from documind.status import StatusStore
-from documind.vectors import point_id
 
-from documind_search.vector_index import Point, VectorIndex
+from documind_search.points import build_points
+from documind_search.vector_index import VectorIndex
 
 SERVICE = "search"
 
@@ -37,7 +36,6 @@ class Indexer:
         rt.status.begin_stage(doc_id, gen, StageName.INDEX)
         with rt.sessions() as s:
             doc = StatusStore.guard(s, doc_id, gen)
-            tenant, source = doc.tenant, doc.source_name
             rows = s.execute(
                 select(Chunk)
                 .where(
@@ -47,17 +45,7 @@ class Indexer:
                 )
                 .order_by(Chunk.idx)
             ).scalars().all()
-        points = [
-            Point(
-                id=point_id(doc_id, c.idx, self.index.model),
-                vector=np.frombuffer(c.embedding, dtype=np.float32).tolist(),
-                payload={
-                    "tenant": tenant, "document_id": doc_id, "chunk_id": c.id, "chunk_index": c.idx,
-                    "text": c.text, "source_name": source, "page": c.page_start, "generation": gen,
-                },
-            )
-            for c in rows
-        ]
+            points = build_points(doc, list(rows), self.index.model)
         if points:
             self.index.upsert(points)
         try:
