@@ -4,6 +4,7 @@ machine's real Postgres and Redis, one real worker process per service)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMIND = str(Path(sys.executable).with_name("documind"))
@@ -117,6 +118,20 @@ class Stack:
                 raise RuntimeError(f"a worker exited at start-up\n{self.worker_logs()}")
             time.sleep(0.5)
         raise RuntimeError(f"workers did not come up in 180 s\n{self.worker_logs()}")
+
+    @contextlib.contextmanager
+    def paused(self, svc: str) -> Iterator[None]:
+        """Stop one service's worker for the block (e.g. to open the Qdrant local folder the
+        search worker owns), then start it again."""
+        i = SERVICES.index(svc)
+        w = self.workers[i]
+        os.killpg(w.pid, signal.SIGTERM)
+        w.wait(timeout=60)
+        try:
+            yield
+        finally:
+            self.workers[i] = self._spawn(svc)
+            self._wait_alive([svc])
 
     def stop_workers(self) -> None:
         for w in self.workers:
