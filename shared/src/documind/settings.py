@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     search_mode: Literal["dense", "keyword", "hybrid"] = Field(
         "hybrid", description="retrieval mode of a query that names none"
     )
-    search_fusion: Literal["rrf", "dbsf"] = Field("rrf", description="how hybrid search fuses dense and keyword")
+    search_fusion: Literal["rrf", "dbsf"] = Field("dbsf", description="how hybrid search fuses dense and keyword")
     search_prefetch_limit: int = Field(100, ge=1, le=10_000, description="candidates per side in hybrid search")
     bm25_k1: float = Field(1.2, ge=0, description="BM25 term-frequency saturation")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation")

@@ -23,7 +23,8 @@ from documind_search.vector_index import FusionMethod, Hit, SearchMode, VectorIn
 @dataclass(frozen=True)
 class RetrievalSettings:
     default_mode: SearchMode = SearchMode.HYBRID
-    fusion: FusionMethod = FusionMethod.RRF
+    # DBSF measured better than RRF on full SciFact (nDCG@10 0.733 vs 0.714; bench.retrieval_eval).
+    fusion: FusionMethod = FusionMethod.DBSF
     prefetch_limit: int = 100
 
 
