@@ -24,8 +24,6 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bm25s.stopwords import STOPWORDS_EN
-
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -60,11 +58,18 @@ def term_id(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "big")
 
 
+def english_stopwords() -> frozenset[str]:
+    # Imported here: importing bm25s pulls in scipy and numba (~1 s), which only a tokenizer needs.
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
 class Tokenizer:
-    def __init__(self, stopwords: frozenset[str] = frozenset(STOPWORDS_EN), language: str = "english") -> None:
+    def __init__(self, stopwords: frozenset[str] | None = None, language: str = "english") -> None:
         import Stemmer  # PyStemmer: C Snowball stemmers
 
-        self.stopwords = stopwords
+        self.stopwords = english_stopwords() if stopwords is None else stopwords
         self.language = language
         self._stemmer = Stemmer.Stemmer(language)
         # A PyStemmer object must not be used from two threads at once.

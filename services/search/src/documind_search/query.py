@@ -39,6 +39,7 @@ class QueryService:
     def warm_up(self) -> None:
         """Load the model and open the index now (a worker's start), not on the first query."""
         self.encoder.encode(["warm up"])
+        (self.tokenizer or default_tokenizer()).tokens("warm up")
         self.index.ensure()
 
     def search(self, q: SearchQuery) -> dict:
