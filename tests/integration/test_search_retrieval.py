@@ -139,3 +139,23 @@ def test_search_worker_is_warm_before_the_first_query(stack):
         pytest.skip("worker processes exist in distributed mode only")
     log = (stack.root / "logs" / "search.log").read_text(errors="replace")
     assert '"search worker warm"' in log or "search worker warm" in log, log[-2000:]
+
+
+def test_a_collection_in_the_old_layout_asks_for_a_re_index(stack):
+    if stack.mode != "embedded":
+        pytest.skip("the distributed search worker holds the Qdrant local folder open")
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=str(stack.root / "data" / "qdrant"))
+    try:
+        client.create_collection(
+            "legacy", vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE),
+            metadata={"model": "all-MiniLM-L6-v2", "dimension": 384},
+        )
+    finally:
+        client.close()
+    env = dict(stack.env, DOCUMIND_QDRANT_COLLECTION="legacy")
+    res = type(stack)(stack.mode, stack.root, env).cli("search", "anything", check=False)
+    assert res.code == 1
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("documind: error: collection 'legacy' has the old layout") and "re-index" in last, last

@@ -68,6 +68,7 @@ class QueryService:
         }
 
     def _prepare(self, opts: SearchOptions) -> SearchMode:
+        self.index.ensure()  # an outdated or foreign collection is refused before any encoding
         if opts.model is not None:
             self.index.check_model(opts.model)
         if self.encoder.model_name != self.index.model:
