@@ -54,6 +54,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     docs, queries, qrels = load_scifact()
     dv, qv = cached_vectors(Path(args.cache), docs, queries)
+    if args.subset:
+        # The quick bench's selection: seeded test queries, their relevant documents + random others.
+        import random
+
+        from bench.common import scifact_subset
+
+        nd, nq = args.subset
+        keep = sorted(random.Random(11).sample(sorted(queries), nq), key=int)
+        qpos = {q: i for i, q in enumerate(queries)}
+        qv = qv[[qpos[q] for q in keep]]
+        queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
+        dpos = {str(d["_id"]): i for i, d in enumerate(docs)}
+        docs = scifact_subset(docs, qrels, nd)
+        dv = dv[[dpos[str(d["_id"])] for d in docs]]
     params = Bm25Params(k1=args.k1, b=args.b, avg_len=args.avg_len)
     tok = default_tokenizer()
     lengths = [len(tok.tokens(scifact_text(d))) for d in docs]
@@ -107,6 +121,8 @@ def main() -> None:
     ap.add_argument("--b", type=float, default=0.75)
     ap.add_argument("--avg-len", type=float, default=100.0)
     ap.add_argument("--prefetch", type=int, default=100, help="candidates per side in hybrid")
+    ap.add_argument("--subset", nargs=2, type=int, metavar=("DOCS", "QUERIES"),
+                    help="the quick bench's subset instead of the full corpus (e.g. 150 75)")
     ap.add_argument("--modes", nargs="*", default=None, help="dense keyword hybrid_rrf hybrid_dbsf (default: all)")
     ap.add_argument("--out", default=None, help="write the JSON here too")
     args = ap.parse_args()

@@ -208,6 +208,9 @@ def measure(ctx: Context) -> dict[str, Any]:
         "(DOCUMIND_SEARCH_FUSION, default DBSF). Both run through SearchBatch messages (documind search --queries).",
         "Full-corpus figures of the same retrieval code outside the pipeline (abstracts embedded whole): "
         "bench/results/scifact-retrieval-full.json (python -m bench.retrieval_eval).",
+        "On the quick subset (150 abstracts, all relevant ones included) BM25 has few documents to draw IDF "
+        "from and dense has few distractors, so hybrid trails dense there (also outside the pipeline: "
+        "bench/results/scifact-retrieval-subset-150x75.json); on the full corpus hybrid leads.",
     ]
     log(f"search: nDCG@10 {documind['ndcg@10']:.4f}, Recall@100 {documind['recall@100']:.4f}")
     return out
