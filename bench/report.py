@@ -98,7 +98,10 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
         row("4", "Query latency, cold (first after worker start, s)", s["cold_first_query_s"], None)
         row("4", "Query latency, warm p50 (s, top 10)", s["warm_p50_s"], s["baseline_warm_p50_s"])
         row("4", "Query latency, warm p99 (s, top 10)", s["warm_p99_s"], s["baseline_warm_p99_s"])
-        rows.append(["4", "Keyword (BM25) and hybrid search", "not implemented", "", "", "", ""])
+        row("4", f"SciFact keyword (BM25) nDCG@10{sub} vs published BM25", s.get("keyword_ndcg@10"),
+            s.get("published_bm25_ndcg@10"))
+        row("4", f"SciFact hybrid nDCG@10{sub} vs dense", s.get("hybrid_ndcg@10"), s["ndcg@10"])
+        row("4", f"SciFact hybrid Recall@100{sub} vs dense", s.get("hybrid_recall@100"), s["recall@100"])
     if not failed("5", "memory"):
         mm = m["memory"]
         for svc, s in mm["services"].items():
@@ -231,8 +234,10 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
             rows.append(["baseline pipeline (same documents)", fmt(d["baseline"]["ndcg@10"], 4), fmt(d["baseline"]["recall@100"], 4)])
         for k, v in r.get("published", {}).items():
             rows.append([f"published: {k} (full corpus)", fmt(v["ndcg@10"], 4), fmt(v["recall@100"], 4)])
-        rows.append(["keyword (BM25)", "not implemented", "not implemented"])
-        rows.append(["hybrid", "not implemented", "not implemented"])
+        for mode in ("keyword", "hybrid"):
+            ev = r.get(mode, {}).get("documind")
+            rows.append([f"DocuMind ({mode}, chunks)", fmt(_get(ev or {}, "ndcg@10"), 4) if ev else r.get(mode, {}).get("status", "n/a"),
+                         fmt(_get(ev or {}, "recall@100"), 4) if ev else ""])
         out += [f"{r.get('documents')} documents, {_get(d, 'documind', 'queries')} test queries.", "",
                 _table(["system", "nDCG@10", "Recall@100"], rows), ""]
         lt, ls = d.get("latency_top10_s", {}), d.get("latency_top10_server_ms", {})

@@ -11,7 +11,7 @@ from documind.contracts import ALL_CONTRACTS
 EXPECTED = {
     "ingest": {"ingest.process_document"},
     "embed": {"embed.embed_chunks"},
-    "search": {"search.index_chunks", "search.delete_document", "search.query"},
+    "search": {"search.index_chunks", "search.delete_document", "search.query", "search.query_batch"},
     "validate": set(),
     "maintenance": {"maintenance.watchdog"},
 }

@@ -17,6 +17,7 @@ from documind.contracts import (
     ProcessDocument,
     Queues,
     RunWatchdog,
+    SearchBatch,
     SearchQuery,
 )
 from documind.errors import MalformedMessage, PermanentError
@@ -29,6 +30,11 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     IndexChunks: {"document_id": DOC, "generation": 3, "start": 128, "end": 200},
     DeleteDocument: {"document_id": DOC},
     SearchQuery: {"query": "what is a layout parser", "tenant": "acme", "top_k": 5, "document_ids": [DOC], "model": "m"},
+    SearchBatch: {
+        "queries": [{"id": "q1", "text": "layout parser"}, {"id": "2", "text": "ocr"}], "tenant": "acme",
+        "top_k": 3, "mode": "keyword", "mime_types": ["application/pdf"], "labels": ["invoice"],
+        "created_since": "2026-01-01T00:00:00Z", "created_until": "2026-02-01T00:00:00Z",
+    },
     RunWatchdog: {"stale_after_s": 12.5},
 }
 
@@ -51,7 +57,7 @@ def test_round_trip(contract: type[Contract]) -> None:
     assert parsed == work
     assert parsed.payload() == payload
     for key, value in SAMPLES[contract].items():
-        assert getattr(parsed, key) == value
+        assert payload[key] == value
 
 
 @pytest.mark.parametrize("contract", ALL_CONTRACTS, ids=ids)
@@ -111,6 +117,10 @@ def test_chunk_range_end_must_exceed_start(contract: type[ChunkRange], start: in
         (EmbedChunks, {"document_id": DOC, "generation": 1, "start": -1, "end": 3}),
         (SearchQuery, {"query": "", "tenant": "t"}),
         (SearchQuery, {"query": "q", "tenant": "t", "top_k": 0}),
+        (SearchQuery, {"query": "q", "tenant": "t", "mode": "fuzzy"}),
+        (SearchQuery, {"query": "q", "tenant": "t", "created_since": "2026-02-01", "created_until": "2026-01-01"}),
+        (SearchBatch, {"queries": [], "tenant": "t"}),
+        (SearchBatch, {"queries": [{"id": "1", "text": ""}], "tenant": "t"}),
         (RunWatchdog, {"stale_after_s": -1}),
     ],
 )

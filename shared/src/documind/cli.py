@@ -247,23 +247,75 @@ def status(doc_id: str | None, tenant: str | None, as_json: bool) -> None:
 
 
 # ---- search --------------------------------------------------------------------------------
+def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """ISO date or date-time (``2026-01-31``, ``2026-01-31T12:00:00+01:00``); naive = UTC."""
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)") from None
+
+
+BATCH_MESSAGE_QUERIES = 256  # queries per SearchBatch message: one model pass, well inside its time limit
+
+
 @main.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("--queries", "queries_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="batch: one query per line, or JSON lines with id and text; prints JSON lines")
 @click.option("--top-k", default=10, type=click.IntRange(1, 1000), show_default=True)
+@click.option("--mode", type=click.Choice(["dense", "keyword", "hybrid"]), default=None,
+              help="retrieval mode (default: DOCUMIND_SEARCH_MODE)")
 @click.option("--tenant", default=None)
 @click.option("--document", "document_ids", multiple=True, help="restrict to these document ids")
+@click.option("--mime", "mime_types", multiple=True, help="restrict to these MIME types")
+@click.option("--label", "labels", multiple=True, help="restrict to documents with any of these labels")
+@click.option("--since", callback=_when, help="documents created at or after (ISO date/time, UTC if no zone)")
+@click.option("--until", callback=_when, help="documents created before (ISO date/time, UTC if no zone)")
 @click.option("--timeout", default=120.0, type=float, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print JSON only")
-def search(query: str, top_k: int, tenant: str | None, document_ids: tuple[str, ...], timeout: float, as_json: bool) -> None:
-    """Search the indexed chunks."""
-    from documind.contracts import SearchQuery
+def search(
+    query: str | None, queries_file: Path | None, top_k: int, mode: str | None, tenant: str | None,
+    document_ids: tuple[str, ...], mime_types: tuple[str, ...], labels: tuple[str, ...],
+    since: Any, until: Any, timeout: float, as_json: bool,
+) -> None:
+    """Search the indexed chunks: QUERY, or every query of --queries FILE."""
+    from pydantic import ValidationError
 
+    from documind.contracts import SearchBatch, SearchQuery
+    from documind.query_file import QueryFileError, read_query_file
+
+    if (query is None) == (queries_file is None):
+        raise click.UsageError("give either QUERY or --queries FILE")
+    batch = None
+    if queries_file is not None:
+        try:
+            batch = read_query_file(queries_file)
+        except QueryFileError as exc:
+            raise CliError(str(exc)) from None
     with _runtime(with_workers=True) as rt:
-        request = SearchQuery(
-            query=query, tenant=tenant or rt.settings.default_tenant, top_k=top_k,
-            document_ids=list(document_ids) or None, model=rt.settings.embedding_model,
+        options = dict(
+            tenant=tenant or rt.settings.default_tenant, top_k=top_k, mode=mode,
+            document_ids=list(document_ids) or None, mime_types=list(mime_types) or None,
+            labels=list(labels) or None, created_since=since, created_until=until,
+            model=rt.settings.embedding_model,
         )
-        result = _call(rt, request, timeout)
+        try:
+            if batch is None:
+                result = _call(rt, SearchQuery(query=query, **options), timeout)
+            else:
+                for start in range(0, len(batch), BATCH_MESSAGE_QUERIES):
+                    part = batch[start : start + BATCH_MESSAGE_QUERIES]
+                    answer = _call(rt, SearchBatch(queries=part, **options), timeout)
+                    for item in answer["results"]:
+                        click.echo(json.dumps(item, ensure_ascii=False, default=str))
+                return
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise CliError(first["msg"].removeprefix("Value error, ")) from None
     if as_json:
         _print_json(result)
         return

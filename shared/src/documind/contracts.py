@@ -9,6 +9,7 @@ that is not backward compatible.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -91,15 +92,52 @@ class DeleteDocument(Contract):
     document_id: str = Field(min_length=1, max_length=36)
 
 
-class SearchQuery(Contract):
+SearchMode = Literal["dense", "keyword", "hybrid"]
+
+
+class SearchOptions(Contract):
+    """What every search request carries besides its text: the tenant (always enforced),
+    result count, retrieval mode (``None``: the service's ``DOCUMIND_SEARCH_MODE``) and filters."""
+
+    tenant: str = Field(min_length=1, max_length=64)
+    top_k: int = Field(10, ge=1, le=1000)
+    mode: SearchMode | None = None
+    document_ids: list[str] | None = None
+    mime_types: list[str] | None = None
+    labels: list[str] | None = None
+    created_since: datetime | None = Field(None, description="documents created at or after (UTC)")
+    created_until: datetime | None = Field(None, description="documents created before (UTC)")
+    model: str | None = Field(None, description="embedding model the caller expects")
+
+    @model_validator(mode="after")
+    def _date_order(self) -> "SearchOptions":
+        if self.created_since and self.created_until and self.created_since >= self.created_until:
+            raise ValueError("created_since must be earlier than created_until")
+        return self
+
+
+class SearchQuery(SearchOptions):
     QUEUE = Queues.SEARCH_QUERY
     ACTOR = "search.query"
 
     query: str = Field(min_length=1, max_length=10_000)
-    tenant: str = Field(min_length=1, max_length=64)
-    top_k: int = Field(10, ge=1, le=1000)
-    document_ids: list[str] | None = None
-    model: str | None = Field(None, description="embedding model the caller expects")
+
+
+class BatchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=256)
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class SearchBatch(SearchOptions):
+    """Many queries with the same options in one message: the service encodes them in
+    batches; the result is ``{"results": [{"id", "hits"}, ...]}`` in the same order."""
+
+    QUEUE = Queues.SEARCH_QUERY
+    ACTOR = "search.query_batch"
+
+    queries: list[BatchQuery] = Field(min_length=1, max_length=1000)
 
 
 class RunWatchdog(Contract):
@@ -115,5 +153,6 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     IndexChunks,
     DeleteDocument,
     SearchQuery,
+    SearchBatch,
     RunWatchdog,
 )

@@ -30,7 +30,10 @@ def model_path(name: str) -> Path:
 
 
 def model_dimension(name: str) -> int:
-    return KNOWN_MODELS[name][1]
+    try:
+        return KNOWN_MODELS[name][1]
+    except KeyError:
+        raise ValueError(f"unknown embedding model {name!r}; installed: {', '.join(KNOWN_MODELS)}") from None
 
 
 class TokenCounter:

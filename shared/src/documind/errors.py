@@ -5,7 +5,8 @@
     │   ├── UnsupportedFileType, EmptyFile, FileTooLarge, EncryptedFile, CorruptFile,
     │   │   NoTextExtracted
     │   ├── MalformedMessage    payload failed its schema: dead-lettered
-    │   └── ModelMismatch       query model differs from the collection's
+    │   ├── ModelMismatch       query model differs from the collection's
+    │   └── IndexLayoutOutdated the collection predates the current vector layout: re-index
     ├── TransientError      a dependency is briefly unavailable: retry with backoff
     └── Fenced              the document was deleted/cancelled/superseded: drop the work
 """
@@ -51,6 +52,10 @@ class MalformedMessage(PermanentError):
 
 class ModelMismatch(PermanentError):
     pass
+
+
+class IndexLayoutOutdated(PermanentError):
+    """The Qdrant collection was written by an earlier release; it must be re-indexed."""
 
 
 class TransientError(DocumindError):

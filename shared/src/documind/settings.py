@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,16 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embed_chunks_per_message: int = Field(128, ge=1)
     torch_threads: int = Field(0, ge=0, description="0 = torch default")
+
+    search_mode: Literal["dense", "keyword", "hybrid"] = Field(
+        "hybrid", description="retrieval mode of a query that names none"
+    )
+    search_fusion: Literal["rrf", "dbsf"] = Field("dbsf", description="how hybrid search fuses dense and keyword")
+    search_prefetch_limit: int = Field(100, ge=1, le=10_000, description="candidates per side in hybrid search")
+    bm25_k1: float = Field(1.2, ge=0, description="BM25 term-frequency saturation")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation")
+    bm25_avg_len: float = Field(100.0, gt=0, description="assumed average chunk length in tokens")
+    search_warm_up: bool = Field(True, description="search workers load the model and open the index at start")
 
     max_retries: int = Field(3, ge=0)
     min_backoff_ms: int = Field(1_000, ge=0)

@@ -18,7 +18,8 @@ from documind.logging import get_logger
 from documind.runtime import Runtime
 from documind.status import StatusStore
 
-from documind_search.points import build_points
+from documind_search.keywords import Bm25Params
+from documind_search.points import DEFAULT_BM25, build_points
 from documind_search.vector_index import VectorIndex
 
 SERVICE = "search"
@@ -28,6 +29,7 @@ SERVICE = "search"
 class Indexer:
     runtime: Runtime
     index: VectorIndex
+    bm25: Bm25Params = DEFAULT_BM25
 
     def index_chunks(self, work: IndexChunks) -> int:
         rt = self.runtime
@@ -45,7 +47,7 @@ class Indexer:
                 )
                 .order_by(Chunk.idx)
             ).scalars().all()
-            points = build_points(doc, list(rows), self.index.model)
+            points = build_points(doc, list(rows), self.index.model, self.bm25)
         if points:
             self.index.upsert(points)
         try:

@@ -8,18 +8,39 @@ import numpy as np
 from documind.db.models import Chunk, Document
 from documind.vectors import point_id
 
+from documind_search.filters import payload_timestamp
+from documind_search.keywords import Bm25Params, Tokenizer, document_vector
 from documind_search.vector_index import Point
 
+DEFAULT_BM25 = Bm25Params()
 
-def build_points(doc: Document, chunks: list[Chunk], model: str) -> list[Point]:
+
+def document_labels(doc: Document) -> list[str]:
+    """Labels from the document's metadata (``metadata["labels"]``, set by classification)."""
+    raw = (doc.metadata_ or {}).get("labels") or []
+    if isinstance(raw, str):
+        raw = [raw]
+    return sorted({str(x) for x in raw if str(x).strip()})
+
+
+def build_points(
+    doc: Document, chunks: list[Chunk], model: str, bm25: Bm25Params = DEFAULT_BM25,
+    tokenizer: Tokenizer | None = None,
+) -> list[Point]:
+    """Points of the embedded chunks: the dense vector from the chunk row, the BM25 sparse
+    vector of its text, and the payload every filter and result needs."""
+    labels = document_labels(doc)
+    created = payload_timestamp(doc.created_at) if doc.created_at else None
     return [
         Point(
             id=point_id(doc.id, c.idx, model),
             vector=np.frombuffer(c.embedding, dtype=np.float32).tolist(),
+            sparse=document_vector(c.text or "", bm25, tokenizer),
             payload={
                 "tenant": doc.tenant, "document_id": doc.id, "chunk_id": c.id, "chunk_index": c.idx,
                 "text": c.text, "source_name": doc.source_name, "page": c.page_start,
-                "generation": doc.generation,
+                "generation": doc.generation, "mime_type": doc.mime_type, "labels": labels,
+                "created_at": created,
             },
         )
         for c in chunks

@@ -1,19 +1,31 @@
-"""Queries: dense search, always filtered by tenant; hits whose document is not completed
-(deleted, failed, re-processing) are dropped against the database, so search never returns
-a chunk the database does not vouch for."""
+"""Queries: dense, keyword (BM25) or hybrid retrieval, always filtered by tenant; hits whose
+document is not completed (deleted, failed, re-processing) are dropped against the database,
+so search never returns a chunk the database does not vouch for. A batch encodes all its
+queries at once (the encoder batches them) and answers them in one message."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
-from documind.contracts import SearchQuery
+from documind.contracts import SearchBatch, SearchOptions, SearchQuery
 from documind.db.models import Document, DocumentStatus
 from documind.embedding import Encoder
 
-from documind_search.vector_index import VectorIndex
+from documind_search.filters import SearchFilters
+from documind_search.keywords import Tokenizer, default_tokenizer, query_vector
+from documind_search.vector_index import FusionMethod, Hit, SearchMode, VectorIndex
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    default_mode: SearchMode = SearchMode.HYBRID
+    # DBSF measured better than RRF on full SciFact (nDCG@10 0.733 vs 0.714; bench.retrieval_eval).
+    fusion: FusionMethod = FusionMethod.DBSF
+    prefetch_limit: int = 100
 
 
 @dataclass
@@ -21,17 +33,75 @@ class QueryService:
     sessions: object
     encoder: Encoder
     index: VectorIndex
+    retrieval: RetrievalSettings = RetrievalSettings()
+    tokenizer: Tokenizer | None = None
+
+    def warm_up(self) -> None:
+        """Load the model and open the index now (a worker's start), not on the first query."""
+        self.encoder.encode(["warm up"])
+        (self.tokenizer or default_tokenizer()).tokens("warm up")
+        self.index.ensure()
 
     def search(self, q: SearchQuery) -> dict:
         started = time.monotonic()
-        if q.model is not None:
-            self.index.check_model(q.model)
+        mode = self._prepare(q)
+        hits = self._run([q.query], q, mode)[0]
+        return {
+            "query": q.query,
+            "tenant": q.tenant,
+            "mode": mode.value,
+            "model": self.index.model,
+            "took_ms": round((time.monotonic() - started) * 1000, 2),
+            "hits": hits,
+        }
+
+    def search_batch(self, b: SearchBatch) -> dict:
+        started = time.monotonic()
+        mode = self._prepare(b)
+        results = self._run([item.text for item in b.queries], b, mode)
+        return {
+            "tenant": b.tenant,
+            "mode": mode.value,
+            "model": self.index.model,
+            "took_ms": round((time.monotonic() - started) * 1000, 2),
+            "results": [{"id": item.id, "hits": hits} for item, hits in zip(b.queries, results)],
+        }
+
+    def _prepare(self, opts: SearchOptions) -> SearchMode:
+        self.index.ensure()  # an outdated or foreign collection is refused before any encoding
+        if opts.model is not None:
+            self.index.check_model(opts.model)
         if self.encoder.model_name != self.index.model:
             self.index.check_model(self.encoder.model_name)
-        vector = self.encoder.encode([q.query])[0].tolist()
+        return SearchMode(opts.mode) if opts.mode else self.retrieval.default_mode
+
+    def _run(self, texts: list[str], opts: SearchOptions, mode: SearchMode) -> list[list[dict]]:
+        filters = SearchFilters(
+            tenant=opts.tenant,
+            document_ids=tuple(opts.document_ids or ()),
+            mime_types=tuple(opts.mime_types or ()),
+            labels=tuple(opts.labels or ()),
+            created_since=opts.created_since,
+            created_until=opts.created_until,
+        )
+        dense = self.encoder.encode(texts) if mode is not SearchMode.KEYWORD else None
+        tok = self.tokenizer or default_tokenizer()
         # Over-fetch a little so hits dropped by the status check do not shorten the list.
-        raw = self.index.search(vector, tenant=q.tenant, limit=q.top_k * 2 + 10, document_ids=q.document_ids)
-        live = self._live_generations({h.payload.get("document_id") for h in raw})
+        limit = opts.top_k * 2 + 10
+        raw = [
+            self.index.search(
+                filters=filters, limit=limit, mode=mode,
+                dense=dense[i].tolist() if dense is not None else None,
+                sparse=query_vector(text, tok) if mode is not SearchMode.DENSE else None,
+                fusion=self.retrieval.fusion, prefetch_limit=max(self.retrieval.prefetch_limit, limit),
+            )
+            for i, text in enumerate(texts)
+        ]
+        live = self._live_generations({h.payload.get("document_id") for hits in raw for h in hits})
+        return [self._vouched(hits, live, opts.top_k) for hits in raw]
+
+    @staticmethod
+    def _vouched(raw: list[Hit], live: dict[str, int], top_k: int) -> list[dict[str, Any]]:
         hits = []
         for h in raw:
             doc_id = h.payload.get("document_id")
@@ -48,15 +118,9 @@ class QueryService:
                     "text": h.payload.get("text"),
                 }
             )
-            if len(hits) == q.top_k:
+            if len(hits) == top_k:
                 break
-        return {
-            "query": q.query,
-            "tenant": q.tenant,
-            "model": self.index.model,
-            "took_ms": round((time.monotonic() - started) * 1000, 2),
-            "hits": hits,
-        }
+        return hits
 
     def _live_generations(self, doc_ids: set) -> dict[str, int]:
         ids = [d for d in doc_ids if isinstance(d, str)]

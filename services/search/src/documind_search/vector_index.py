@@ -1,16 +1,48 @@
-"""The Qdrant collection of chunk vectors: created with explicit HNSW and payload-index
-settings, stamped with the embedding model and dimension it holds (DESIGN rule 5)."""
+"""The Qdrant collection of chunk vectors: one named dense vector (``dense``, the embedding
+model's, cosine) and one sparse vector (``bm25``, with Qdrant's IDF modifier) per point,
+explicit HNSW and payload-index settings, stamped with the embedding model and dimension it
+holds (DESIGN rule 5). Queries: dense, keyword (BM25) or hybrid (both prefetched, fused by
+RRF or DBSF in Qdrant's Query API)."""
 
 from __future__ import annotations
 
 import threading
 import warnings
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from qdrant_client import QdrantClient, models
 
-from documind.errors import ModelMismatch
+from documind.errors import IndexLayoutOutdated, ModelMismatch
+
+if TYPE_CHECKING:
+    from documind_search.filters import SearchFilters
+    from documind_search.keywords import SparseTerms
+
+DENSE = "dense"
+SPARSE = "bm25"
+
+# Payload fields that filters use, and their index types (ignored by local mode, needed by a server).
+PAYLOAD_INDEXES: tuple[tuple[str, models.PayloadSchemaType], ...] = (
+    ("tenant", models.PayloadSchemaType.KEYWORD),
+    ("document_id", models.PayloadSchemaType.KEYWORD),
+    ("chunk_index", models.PayloadSchemaType.INTEGER),
+    ("mime_type", models.PayloadSchemaType.KEYWORD),
+    ("labels", models.PayloadSchemaType.KEYWORD),
+    ("created_at", models.PayloadSchemaType.DATETIME),
+)
+
+
+class SearchMode(str, Enum):
+    DENSE = "dense"
+    KEYWORD = "keyword"
+    HYBRID = "hybrid"
+
+
+class FusionMethod(str, Enum):
+    RRF = "rrf"
+    DBSF = "dbsf"
 
 
 @dataclass(frozen=True)
@@ -18,6 +50,7 @@ class Point:
     id: str
     vector: list[float]
     payload: dict[str, Any]
+    sparse: "SparseTerms | None" = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -44,22 +77,33 @@ class VectorIndex:
             if not self.client.collection_exists(self.collection):
                 self.client.create_collection(
                     self.collection,
-                    vectors_config=models.VectorParams(size=self.dimension, distance=models.Distance.COSINE),
+                    vectors_config={DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)},
+                    sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                     hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128, payload_m=16),
                     metadata={"model": self.model, "dimension": self.dimension},
                 )
                 with warnings.catch_warnings():
                     # Local mode ignores payload indexes (and says so); the server needs them.
                     warnings.simplefilter("ignore", UserWarning)
-                    for field, schema in (
-                        ("tenant", models.PayloadSchemaType.KEYWORD),
-                        ("document_id", models.PayloadSchemaType.KEYWORD),
-                        ("chunk_index", models.PayloadSchemaType.INTEGER),
-                    ):
-                        self.client.create_payload_index(self.collection, field, field_schema=schema)
+                    for name, schema in PAYLOAD_INDEXES:
+                        self.client.create_payload_index(self.collection, name, field_schema=schema)
             else:
+                self.check_layout()
                 self.check_model(self.model)
             self._ready = True
+
+    def check_layout(self) -> None:
+        """Refuse a collection written by an earlier release (one unnamed dense vector, no
+        keyword vectors) with an error that says what to do, rather than failing in Qdrant."""
+        params = self.client.get_collection(self.collection).config.params
+        dense_ok = isinstance(params.vectors, dict) and DENSE in params.vectors
+        sparse_ok = SPARSE in (params.sparse_vectors or {})
+        if not (dense_ok and sparse_ok):
+            raise IndexLayoutOutdated(
+                f"collection {self.collection!r} has the old layout (one unnamed dense vector, no "
+                f"{SPARSE!r} keyword vectors); re-index it into a new collection (or point "
+                f"DOCUMIND_QDRANT_COLLECTION at a new name and re-process the documents)"
+            )
 
     def collection_model(self) -> tuple[str | None, int | None]:
         info = self.client.get_collection(self.collection)
@@ -76,12 +120,19 @@ class VectorIndex:
         if stored_dim is not None and stored_dim != self.dimension:
             raise ModelMismatch(f"collection dimension {stored_dim} != model dimension {self.dimension}")
 
+    @staticmethod
+    def _vectors(p: Point) -> dict[str, Any]:
+        vectors: dict[str, Any] = {DENSE: p.vector}
+        if p.sparse:
+            vectors[SPARSE] = models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
+        return vectors
+
     def upsert(self, points: list[Point]) -> None:
         self.ensure()
         with self._lock:
             self.client.upsert(
                 self.collection,
-                points=[models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points],
+                points=[models.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload) for p in points],
                 wait=True,
             )
 
@@ -112,18 +163,48 @@ class VectorIndex:
             return self.client.count(self.collection, count_filter=flt, exact=True).count
 
     def search(
-        self, vector: list[float], *, tenant: str, limit: int, document_ids: list[str] | None = None
+        self,
+        *,
+        filters: "SearchFilters",
+        limit: int,
+        mode: SearchMode = SearchMode.HYBRID,
+        dense: list[float] | None = None,
+        sparse: "SparseTerms | None" = None,
+        fusion: FusionMethod = FusionMethod.RRF,
+        prefetch_limit: int | None = None,
     ) -> list[Hit]:
+        """Top ``limit`` points under ``filters``. Hybrid prefetches ``prefetch_limit`` (at
+        least ``limit``) candidates from each side and fuses them; a query without keyword
+        terms (all stopwords) runs dense only, and keyword mode then finds nothing."""
         self.ensure()
-        must: list[models.Condition] = [
-            # The tenant filter is always applied: a query never sees another tenant's chunks.
-            models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))
-        ]
-        if document_ids:
-            must.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids)))
+        flt = filters.to_qdrant()
+        has_terms = bool(sparse)
+        sparse_q = models.SparseVector(indices=sparse.indices, values=sparse.values) if has_terms else None
+        if mode is SearchMode.KEYWORD and not has_terms:
+            return []
+        if mode is SearchMode.HYBRID and not has_terms:
+            mode = SearchMode.DENSE
+        if mode is not SearchMode.KEYWORD and dense is None:
+            raise ValueError(f"{mode.value} search needs the query's dense vector")
+        kwargs: dict[str, Any]
+        if mode is SearchMode.DENSE:
+            kwargs = {"query": dense, "using": DENSE}
+        elif mode is SearchMode.KEYWORD:
+            kwargs = {"query": sparse_q, "using": SPARSE}
+        else:
+            depth = max(limit, prefetch_limit or 0)
+            kwargs = {
+                "prefetch": [
+                    # Each side filtered on its own: fusion must never see another tenant's points.
+                    models.Prefetch(query=dense, using=DENSE, filter=flt, limit=depth),
+                    models.Prefetch(query=sparse_q, using=SPARSE, filter=flt, limit=depth),
+                ],
+                "query": models.FusionQuery(
+                    fusion=models.Fusion.RRF if fusion is FusionMethod.RRF else models.Fusion.DBSF
+                ),
+            }
         with self._lock:
             result = self.client.query_points(
-                self.collection, query=vector, query_filter=models.Filter(must=must),
-                limit=limit, with_payload=True,
+                self.collection, query_filter=flt, limit=limit, with_payload=True, **kwargs
             )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in result.points]

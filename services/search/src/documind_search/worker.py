@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import dramatiq
 
-from documind.contracts import DeleteDocument, IndexChunks, SearchQuery
+from documind.contracts import DeleteDocument, IndexChunks, SearchBatch, SearchQuery
 from documind.embedding import model_dimension, shared_encoder
 from documind.runtime import Runtime, boot
+from documind.settings import Settings
 from documind.tasks import declare
 from documind.vectors import build_qdrant_client
 
 from documind_search.indexer import Indexer
-from documind_search.query import QueryService
-from documind_search.vector_index import VectorIndex
+from documind_search.keywords import Bm25Params
+from documind_search.query import QueryService, RetrievalSettings
+from documind_search.vector_index import FusionMethod, SearchMode, VectorIndex
+from documind_search.warmup import WarmUp
 
 
 class LazyVectorIndex:
@@ -40,13 +43,31 @@ def vector_index(runtime: Runtime) -> VectorIndex:
     return runtime.resource("vector-index", build)
 
 
+def bm25_params(st: Settings) -> Bm25Params:
+    return Bm25Params(k1=st.bm25_k1, b=st.bm25_b, avg_len=st.bm25_avg_len)
+
+
+def retrieval_settings(st: Settings) -> RetrievalSettings:
+    return RetrievalSettings(
+        default_mode=SearchMode(st.search_mode),
+        fusion=FusionMethod(st.search_fusion),
+        prefetch_limit=st.search_prefetch_limit,
+    )
+
+
 def register(runtime: Runtime) -> None:
+    st = runtime.settings
     index = LazyVectorIndex(runtime)
-    indexer = Indexer(runtime, index)  # type: ignore[arg-type]
-    queries = QueryService(runtime.sessions, shared_encoder(runtime), index)  # type: ignore[arg-type]
+    indexer = Indexer(runtime, index, bm25_params(st))  # type: ignore[arg-type]
+    queries = QueryService(
+        runtime.sessions, shared_encoder(runtime), index, retrieval_settings(st)  # type: ignore[arg-type]
+    )
     declare(runtime, IndexChunks, indexer.index_chunks)
     declare(runtime, DeleteDocument, indexer.delete_document, store_results=True)
     declare(runtime, SearchQuery, queries.search, store_results=True, time_limit_s=120)
+    declare(runtime, SearchBatch, queries.search_batch, store_results=True, time_limit_s=600)
+    if st.search_warm_up:
+        runtime.broker.add_middleware(WarmUp(queries.warm_up))
 
 
 def setup() -> dramatiq.Broker:
