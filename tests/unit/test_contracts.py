@@ -16,6 +16,7 @@ from documind.contracts import (
     IndexChunks,
     ProcessDocument,
     Queues,
+    PruneQueryLog,
     RunWatchdog,
     SearchQuery,
 )
@@ -30,6 +31,7 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     DeleteDocument: {"document_id": DOC},
     SearchQuery: {"query": "what is a layout parser", "tenant": "acme", "top_k": 5, "document_ids": [DOC], "model": "m"},
     RunWatchdog: {"stale_after_s": 12.5},
+    PruneQueryLog: {"retention_days": 7},
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

@@ -109,6 +109,13 @@ class RunWatchdog(Contract):
     stale_after_s: float | None = Field(None, ge=0, description="default: the setting")
 
 
+class PruneQueryLog(Contract):
+    QUEUE = Queues.MAINTENANCE
+    ACTOR = "maintenance.prune_query_log"
+
+    retention_days: int | None = Field(None, ge=1, description="default: the setting")
+
+
 ALL_CONTRACTS: tuple[type[Contract], ...] = (
     ProcessDocument,
     EmbedChunks,
@@ -116,4 +123,5 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     DeleteDocument,
     SearchQuery,
     RunWatchdog,
+    PruneQueryLog,
 )

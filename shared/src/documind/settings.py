@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     embed_chunks_per_message: int = Field(128, ge=1)
     torch_threads: int = Field(0, ge=0, description="0 = torch default")
 
+    search_cache_enabled: bool = Field(True, description="cache search results (invalidated per tenant)")
+    search_cache_ttl_s: int = Field(300, ge=1, description="how long a cached search result lives")
+    search_cache_max_entries: int = Field(10_000, ge=1, description="embedded mode: in-process LRU size")
+    query_log_retention_days: int = Field(
+        30, ge=0, description="query_log rows older than this are pruned; 0 keeps them forever"
+    )
+
     max_retries: int = Field(3, ge=0)
     min_backoff_ms: int = Field(1_000, ge=0)
     max_backoff_ms: int = Field(60_000, ge=0)

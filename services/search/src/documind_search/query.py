@@ -7,12 +7,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from documind.contracts import SearchQuery
-from documind.db.models import Document, DocumentStatus
 from documind.embedding import Encoder
 
+from documind_search.live import live_generations
 from documind_search.vector_index import VectorIndex
 
 
@@ -59,13 +57,4 @@ class QueryService:
         }
 
     def _live_generations(self, doc_ids: set) -> dict[str, int]:
-        ids = [d for d in doc_ids if isinstance(d, str)]
-        if not ids:
-            return {}
-        with self.sessions() as s:  # type: ignore[operator]
-            rows = s.execute(
-                select(Document.id, Document.generation).where(
-                    Document.id.in_(ids), Document.status == DocumentStatus.COMPLETED
-                )
-            )
-            return {doc_id: gen for doc_id, gen in rows}
+        return live_generations(self.sessions, doc_ids)

@@ -13,8 +13,14 @@ from documind.runtime import Runtime, boot
 from documind.tasks import declare
 from documind.vectors import build_qdrant_client
 
+from documind.query_log import QueryLog
+
+from documind_search.cached_search import CachedSearch, Searcher
 from documind_search.indexer import Indexer
+from documind_search.live import live_generations
 from documind_search.query import QueryService
+from documind_search.recorded_search import RecordedSearch
+from documind_search.result_cache import build_result_cache
 from documind_search.vector_index import VectorIndex
 
 
@@ -43,10 +49,23 @@ def vector_index(runtime: Runtime) -> VectorIndex:
 def register(runtime: Runtime) -> None:
     index = LazyVectorIndex(runtime)
     indexer = Indexer(runtime, index)  # type: ignore[arg-type]
-    queries = QueryService(runtime.sessions, shared_encoder(runtime), index)  # type: ignore[arg-type]
+    queries = search_stack(runtime, QueryService(runtime.sessions, shared_encoder(runtime), index))  # type: ignore[arg-type]
     declare(runtime, IndexChunks, indexer.index_chunks)
     declare(runtime, DeleteDocument, indexer.delete_document, store_results=True)
     declare(runtime, SearchQuery, queries.search, store_results=True, time_limit_s=120)
+
+
+def search_stack(runtime: Runtime, queries: Searcher) -> Searcher:
+    """The query service, behind the result cache (if enabled), behind the query log."""
+    st = runtime.settings
+    searcher = queries
+    if st.search_cache_enabled:
+        searcher = CachedSearch(
+            queries, build_result_cache(st), runtime.versions,
+            live=lambda ids: live_generations(runtime.sessions, ids),
+            model=st.embedding_model, metrics=runtime.metrics,
+        )
+    return RecordedSearch(searcher, QueryLog(runtime.sessions), runtime.metrics)
 
 
 def setup() -> dramatiq.Broker:
