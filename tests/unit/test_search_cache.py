@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import redis
 from prometheus_client import CollectorRegistry
 from pydantic import Field
 
 from documind.contracts import SearchQuery
 from documind.db.engine import SessionFactory
-from documind.index_versions import MemoryIndexVersions, RedisIndexVersions
+from documind.index_versions import MemoryIndexVersions
 from documind.metrics import build_metrics
 from documind.status import StatusStore, Upload
 
@@ -205,17 +204,3 @@ def test_status_changes_that_alter_results_bump_the_tenant(sessions: SessionFact
     assert versions.current("acme") == 4
     assert versions.current("other") == 0
 
-
-def test_redis_versions_count_per_tenant() -> None:
-    import uuid
-
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    prefix = f"documind-unit-{uuid.uuid4().hex}:index-version:"
-    versions = RedisIndexVersions(client, prefix)
-    try:
-        assert versions.current("acme") == 0
-        assert versions.bump("acme") == 1 and versions.bump("acme") == 2
-        assert versions.current("acme") == 2 and versions.current("other") == 0
-    finally:
-        client.delete(prefix + "acme")
-        client.close()
