@@ -49,7 +49,7 @@ OFFLINE = {
 }
 # Redis db numbers of the suite (the integration tests use 13 and 14). Each is flushed
 # before and after use, never any other.
-REDIS_DBS = {"embed": 7, "queue": 8, "ingest": 9, "scaling": 10}
+REDIS_DBS = {"search_cache": 6, "embed": 7, "queue": 8, "ingest": 9, "scaling": 10}
 # The four largest corpus files (minutes each); quick mode leaves them out.
 LARGE_FILES = ("DA-619p.pdf", "handbook-872p.docx", "book-war-and-peace-1225p.txt", "example-10k.html")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.common import ratio
+
 
 def fmt(v: Any, digits: int = 2) -> str:
     if v is None:
@@ -120,6 +122,15 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
         for s in sc["workers"]:
             row("6", f"{s['processes']} embed process(es) x {s['threads']} threads: embed stage chunks/s vs ST", s["embed_chunks_per_s"],
                 sc["baseline_chunks_per_s"], s["ratio_to_baseline"])
+    if not failed("7", "search_cache"):
+        c = m["search_cache"]
+        rt_, sv = c["round_trip_s"], c["server_ms"]
+        row("7", "Search round trip p50, cache hit vs miss (s)", rt_["hit"].get("p50"), rt_["miss"].get("p50"),
+            c.get("ratio_hit_to_miss_p50"))
+        row("7", "Search round trip p99, cache hit vs miss (s)", rt_["hit"].get("p99"), rt_["miss"].get("p99"),
+            c.get("ratio_hit_to_miss_p99"))
+        row("7", "Search worker time p50, cache hit vs miss (ms)", sv["hit"].get("p50"), sv["miss"].get("p50"),
+            ratio(sv["hit"].get("p50"), sv["miss"].get("p50")))
     return rows
 
 

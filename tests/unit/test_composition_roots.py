@@ -13,7 +13,7 @@ EXPECTED = {
     "embed": {"embed.embed_chunks"},
     "search": {"search.index_chunks", "search.delete_document", "search.query", "search.query_batch"},
     "validate": set(),
-    "maintenance": {"maintenance.watchdog"},
+    "maintenance": {"maintenance.watchdog", "maintenance.prune_query_log"},
 }
 
 

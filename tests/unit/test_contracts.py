@@ -16,6 +16,7 @@ from documind.contracts import (
     IndexChunks,
     ProcessDocument,
     Queues,
+    PruneQueryLog,
     RunWatchdog,
     SearchBatch,
     SearchQuery,
@@ -36,6 +37,7 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
         "created_since": "2026-01-01T00:00:00Z", "created_until": "2026-02-01T00:00:00Z",
     },
     RunWatchdog: {"stale_after_s": 12.5},
+    PruneQueryLog: {"retention_days": 7},
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

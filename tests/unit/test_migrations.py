@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, inspect
 from documind.db.migrate import alembic_config, downgrade, upgrade
 from documind.db.models import Base
 
-TABLES = {"documents", "stages", "chunks", "dead_letters"}
+TABLES = {"documents", "stages", "chunks", "dead_letters", "query_log"}
 
 
 def tables(url: str) -> set[str]:

@@ -377,6 +377,42 @@ def recover(stale_after: float | None, timeout: float, as_json: bool) -> None:
         click.echo(f"re-driven: {len(outcome['redriven'])}, failed: {len(outcome['failed'])}")
 
 
+# ---- analytics -----------------------------------------------------------------------------
+@main.command()
+@click.option("--since", default="7d", show_default=True, help="window: 30m, 24h, 7d ...")
+@click.option("--tenant", default=None, help="only this tenant's queries")
+@click.option("--limit", default=10, type=click.IntRange(1, 1000), show_default=True, help="rows per top list")
+@click.option("--json", "as_json", is_flag=True, help="print JSON only")
+def analytics(since: str, tenant: str | None, limit: int, as_json: bool) -> None:
+    """Search analytics from the query log: top and zero-result queries, latency, cache hits."""
+    from documind.analytics import parse_window, summarize
+
+    try:
+        window = parse_window(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    with _runtime(with_workers=False) as rt:
+        report = summarize(rt.sessions, window, tenant, limit)
+    if as_json:
+        _print_json(report)
+        return
+    lat = report["latency_ms"]
+    rate = "n/a" if report["cache_hit_rate"] is None else f"{report['cache_hit_rate']:.1%}"
+    click.echo(f"queries since {report['window']['since']}: {report['queries']}"
+               f"  (zero results: {report['zero_result_queries']}, cache hit rate: {rate})")
+    if lat["sample"]:
+        click.echo(f"latency ms: p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  p99 {lat['p99']:.1f}  (n={lat['sample']})")
+    for title, key in (("top queries", "top_queries"), ("zero-result queries", "zero_result_top")):
+        if report[key]:
+            click.echo(f"{title}:")
+            for row in report[key]:
+                click.echo(f"  {row['count']:>6}  {row['query']}")
+    if report["per_tenant"]:
+        click.echo("per tenant:")
+        for row in report["per_tenant"]:
+            click.echo(f"  {row['count']:>6}  {row['tenant']}")
+
+
 # ---- workers -------------------------------------------------------------------------------
 @main.command()
 @click.argument("services", nargs=-1, required=True)

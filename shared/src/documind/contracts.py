@@ -147,6 +147,13 @@ class RunWatchdog(Contract):
     stale_after_s: float | None = Field(None, ge=0, description="default: the setting")
 
 
+class PruneQueryLog(Contract):
+    QUEUE = Queues.MAINTENANCE
+    ACTOR = "maintenance.prune_query_log"
+
+    retention_days: int | None = Field(None, ge=1, description="default: the setting")
+
+
 ALL_CONTRACTS: tuple[type[Contract], ...] = (
     ProcessDocument,
     EmbedChunks,
@@ -155,4 +162,5 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     SearchQuery,
     SearchBatch,
     RunWatchdog,
+    PruneQueryLog,
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+_QUERY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
@@ -20,6 +21,10 @@ class Metrics:
     chunks_processed: Counter
     deliveries: Counter
     dead_letters: Counter
+    query_seconds: Histogram
+    queries: Counter
+    cache_hits: Counter
+    cache_misses: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -45,4 +50,14 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         dead_letters=Counter(
             "documind_dead_letters_total", "Messages moved to the dead-letter table", ["actor"], **kw
         ),
+        query_seconds=Histogram(
+            "documind_search_query_seconds", "Search query latency in the search service",
+            ["cache"], buckets=_QUERY_BUCKETS, **kw,
+        ),
+        queries=Counter(
+            "documind_search_queries_total", "Search queries by result: hit (some results) or zero",
+            ["result"], **kw,
+        ),
+        cache_hits=Counter("documind_search_cache_hits_total", "Search answers served from the cache", **kw),
+        cache_misses=Counter("documind_search_cache_misses_total", "Search answers computed (cache miss)", **kw),
     )

@@ -21,6 +21,7 @@ from documind.broker import build_broker, build_middleware, build_results_backen
 from documind.bus import Bus
 from documind.db.engine import SessionFactory, build_engine, build_session_factory
 from documind.db.migrate import check_current, upgrade
+from documind.index_versions import IndexVersions, build_index_versions
 from documind.logging import configure_logging, get_logger
 from documind.metrics import Metrics, build_metrics
 from documind.settings import RunMode, Settings
@@ -59,6 +60,7 @@ class Runtime:
     broker: dramatiq.Broker
     bus: Bus
     metrics: Metrics
+    versions: IndexVersions
     closers: list[Callable[[], None]] = field(default_factory=list)
     _resources: dict[str, object] = field(default_factory=dict)
     _resource_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,7 +99,8 @@ def build_runtime(settings: Settings, *, migrate: bool | None = None, configure_
         check_current(url)
     engine = build_engine(url)
     sessions = build_session_factory(engine)
-    status = StatusStore(sessions)
+    versions = build_index_versions(settings)
+    status = StatusStore(sessions, versions)
     metrics = build_metrics(CollectorRegistry())
     results = build_results_backend(settings)
 
@@ -113,7 +116,7 @@ def build_runtime(settings: Settings, *, migrate: bool | None = None, configure_
     broker = build_broker(settings, middleware)
     dramatiq.set_broker(broker)
     storage = LocalStorage(settings.effective_storage_dir)
-    return Runtime(settings, engine, sessions, status, storage, broker, Bus(broker, results), metrics)
+    return Runtime(settings, engine, sessions, status, storage, broker, Bus(broker, results), metrics, versions)
 
 
 def discover_services() -> dict[str, Register]:

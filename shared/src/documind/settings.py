@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation")
     bm25_avg_len: float = Field(100.0, gt=0, description="assumed average chunk length in tokens")
     search_warm_up: bool = Field(True, description="search workers load the model and open the index at start")
+    search_cache_enabled: bool = Field(True, description="cache search results (invalidated per tenant)")
+    search_cache_ttl_s: int = Field(300, ge=1, description="how long a cached search result lives")
+    search_cache_max_entries: int = Field(10_000, ge=1, description="embedded mode: in-process LRU size")
+    query_log_retention_days: int = Field(
+        30, ge=0, description="query_log rows older than this are pruned; 0 keeps them forever"
+    )
 
     max_retries: int = Field(3, ge=0)
     min_backoff_ms: int = Field(1_000, ge=0)

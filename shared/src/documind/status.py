@@ -26,6 +26,7 @@ from documind.db.models import (
     utcnow,
 )
 from documind.errors import Fenced
+from documind.index_versions import IndexVersions, MemoryIndexVersions
 
 ACTIVE_STATUSES = (DocumentStatus.RECEIVED, DocumentStatus.PROCESSING)
 
@@ -48,8 +49,11 @@ class Registered:
 
 
 class StatusStore:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(self, sessions: SessionFactory, versions: IndexVersions | None = None) -> None:
         self.sessions = sessions
+        # Bumped after each commit that can change what a tenant's search returns (a bump
+        # before the commit would let a query cache the old state under the new version).
+        self.versions: IndexVersions = versions if versions is not None else MemoryIndexVersions()
 
     # ---- uploads -------------------------------------------------------------------------
     def register(self, upload: Upload, *, reprocess: bool = False) -> Registered:
@@ -85,9 +89,12 @@ class StatusStore:
                     )
                     if restart:
                         self._restart(s, doc, upload)
-                    return Registered(doc.id, doc.generation, False, restart)
+                    registered = Registered(doc.id, doc.generation, False, restart)
             except IntegrityError:
                 continue  # a concurrent upload of the same bytes won the insert: read it
+            if restart:
+                self.versions.bump(upload.tenant)  # a completed generation left the results
+            return registered
         raise RuntimeError("could not register upload after concurrent inserts")
 
     @staticmethod
@@ -227,6 +234,7 @@ class StatusStore:
                 return False
             if generation is not None and doc.generation != generation:
                 return False
+            tenant = doc.tenant
             doc.status = DocumentStatus.FAILED
             doc.error = reason
             doc.completed_at = now
@@ -235,7 +243,8 @@ class StatusStore:
                     stage.state = StageState.FAILED
                     stage.error = reason
                     stage.finished_at = now
-            return True
+        self.versions.bump(tenant)
+        return True
 
     def complete(self, document_id: str, generation: int) -> bool:
         """Move the document to ``completed`` once; True for the caller that did it."""
@@ -248,7 +257,9 @@ class StatusStore:
                 if stage.state != StageState.DONE:
                     stage.state = StageState.DONE
                     stage.finished_at = now
-            return True
+            tenant = doc.tenant
+        self.versions.bump(tenant)
+        return True
 
     def mark_deleted(self, document_id: str) -> Document | None:
         """Raise the deletion fence; every later write step for this document is dropped."""
@@ -259,7 +270,8 @@ class StatusStore:
             doc.status = DocumentStatus.DELETED
             doc.deleted_at = utcnow()
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
-            return doc
+        self.versions.bump(doc.tenant)
+        return doc
 
     # ---- reads ---------------------------------------------------------------------------
     def get(self, document_id: str) -> Document | None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import dramatiq
 from periodiq import PeriodiqMiddleware, cron
 
-from documind.contracts import RunWatchdog
+from documind.contracts import PruneQueryLog, RunWatchdog
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
+from documind_maintenance.retention import QueryLogRetention
 from documind_maintenance.watchdog import Watchdog
 
 WATCHDOG_SCHEDULE = "* * * * *"  # every minute
+QUERY_LOG_PRUNE_SCHEDULE = "17 * * * *"  # hourly: retention is counted in days
 
 
 def register(runtime: Runtime) -> None:
@@ -23,6 +25,8 @@ def register(runtime: Runtime) -> None:
         runtime.broker.add_middleware(PeriodiqMiddleware(skip_delay=60))
     watchdog = Watchdog(runtime)
     declare(runtime, RunWatchdog, watchdog.run, store_results=True, periodic=cron(WATCHDOG_SCHEDULE))
+    retention = QueryLogRetention(runtime)
+    declare(runtime, PruneQueryLog, retention.run, store_results=True, periodic=cron(QUERY_LOG_PRUNE_SCHEDULE))
 
 
 def setup() -> dramatiq.Broker:

@@ -38,6 +38,7 @@ class Indexer:
         rt.status.begin_stage(doc_id, gen, StageName.INDEX)
         with rt.sessions() as s:
             doc = StatusStore.guard(s, doc_id, gen)
+            tenant = doc.tenant
             rows = s.execute(
                 select(Chunk)
                 .where(
@@ -50,6 +51,7 @@ class Indexer:
             points = build_points(doc, list(rows), self.index.model, self.bm25)
         if points:
             self.index.upsert(points)
+            rt.versions.bump(tenant)  # the tenant's index changed: cached answers are void
         try:
             rt.status.check(doc_id, gen)
         except Fenced:
@@ -104,6 +106,9 @@ class Indexer:
             doc = s.get(Document, work.document_id)
             if doc is not None and doc.deleted_at is None:
                 raise Fenced(f"document {work.document_id} is not marked deleted; refusing to drop its points")
+            tenant = doc.tenant if doc is not None else None
         before = self.index.count(work.document_id)
         self.index.delete_document(work.document_id)
+        if tenant is not None:
+            self.runtime.versions.bump(tenant)
         return {"document_id": work.document_id, "points_removed": before}

@@ -9,13 +9,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from documind.contracts import SearchBatch, SearchOptions, SearchQuery
-from documind.db.models import Document, DocumentStatus
 from documind.embedding import Encoder
 
 from documind_search.filters import SearchFilters
+from documind_search.live import live_generations
 from documind_search.keywords import Tokenizer, default_tokenizer, query_vector
 from documind_search.vector_index import FusionMethod, Hit, SearchMode, VectorIndex
 
@@ -123,13 +121,4 @@ class QueryService:
         return hits
 
     def _live_generations(self, doc_ids: set) -> dict[str, int]:
-        ids = [d for d in doc_ids if isinstance(d, str)]
-        if not ids:
-            return {}
-        with self.sessions() as s:  # type: ignore[operator]
-            rows = s.execute(
-                select(Document.id, Document.generation).where(
-                    Document.id.in_(ids), Document.status == DocumentStatus.COMPLETED
-                )
-            )
-            return {doc_id: gen for doc_id, gen in rows}
+        return live_generations(self.sessions, doc_ids)

@@ -12,11 +12,16 @@ from documind.embedding import model_dimension, shared_encoder
 from documind.runtime import Runtime, boot
 from documind.settings import Settings
 from documind.tasks import declare
+from documind.query_log import QueryLog
 from documind.vectors import build_qdrant_client
 
+from documind_search.cached_search import CachedSearch, Searcher
 from documind_search.indexer import Indexer
 from documind_search.keywords import Bm25Params
+from documind_search.live import live_generations
 from documind_search.query import QueryService, RetrievalSettings
+from documind_search.recorded_search import RecordedSearch
+from documind_search.result_cache import build_result_cache
 from documind_search.vector_index import FusionMethod, SearchMode, VectorIndex
 from documind_search.warmup import WarmUp
 
@@ -59,15 +64,31 @@ def register(runtime: Runtime) -> None:
     st = runtime.settings
     index = LazyVectorIndex(runtime)
     indexer = Indexer(runtime, index, bm25_params(st))  # type: ignore[arg-type]
-    queries = QueryService(
+    service = QueryService(
         runtime.sessions, shared_encoder(runtime), index, retrieval_settings(st)  # type: ignore[arg-type]
     )
+    # Interactive queries go through the query log and the cache; batches (evaluation, bulk
+    # use) go straight to the service.
+    queries = search_stack(runtime, service)
     declare(runtime, IndexChunks, indexer.index_chunks)
     declare(runtime, DeleteDocument, indexer.delete_document, store_results=True)
     declare(runtime, SearchQuery, queries.search, store_results=True, time_limit_s=120)
-    declare(runtime, SearchBatch, queries.search_batch, store_results=True, time_limit_s=600)
+    declare(runtime, SearchBatch, service.search_batch, store_results=True, time_limit_s=600)
     if st.search_warm_up:
-        runtime.broker.add_middleware(WarmUp(queries.warm_up))
+        runtime.broker.add_middleware(WarmUp(service.warm_up))
+
+
+def search_stack(runtime: Runtime, queries: Searcher) -> Searcher:
+    """The query service, behind the result cache (if enabled), behind the query log."""
+    st = runtime.settings
+    searcher = queries
+    if st.search_cache_enabled:
+        searcher = CachedSearch(
+            queries, build_result_cache(st), runtime.versions,
+            live=lambda ids: live_generations(runtime.sessions, ids),
+            model=st.embedding_model, metrics=runtime.metrics,
+        )
+    return RecordedSearch(searcher, QueryLog(runtime.sessions), runtime.metrics)
 
 
 def setup() -> dramatiq.Broker:

@@ -10,6 +10,9 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Float,
+    Index,
     DateTime,
     Enum,
     ForeignKey,
@@ -156,3 +159,25 @@ class DeadLetter(Base):
     document_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     redriven_at: Mapped[datetime | None]
+
+
+class QueryLogEntry(Base):
+    """One search query as the search service answered it (analytics, retention-pruned)."""
+
+    __tablename__ = "query_log"
+    __table_args__ = (
+        Index("ix_query_log_tenant_created_at", "tenant", "created_at"),
+        Index("ix_query_log_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    query: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(32))
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    top_k: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    result_count: Mapped[int] = mapped_column(Integer)
+    top_ids: Mapped[list] = mapped_column(JSON, default=list)
+    cache_hit: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
