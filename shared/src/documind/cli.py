@@ -232,7 +232,7 @@ def status(doc_id: str | None, tenant: str | None, limit: int, watch: bool, inte
     """Show one document's phase, progress and stages, or list recent documents.
 
     With --watch, exits 0 when the document completed and 3 when it failed or was cancelled."""
-    from documind.status_view import phase_of
+    from documind.status_view import view_fields
 
     if watch and not doc_id:
         raise click.UsageError("--watch needs a DOC_ID")
@@ -250,10 +250,7 @@ def status(doc_id: str | None, tenant: str | None, limit: int, watch: bool, inte
         else:
             data = []
             for d in rt.status.list(tenant, limit=limit):
-                item = _document_dict(d, with_stages=False)
-                view = phase_of(d)
-                item.update(phase=view.phase, progress=view.progress(), heartbeat_age_s=view.heartbeat_age_s)
-                data.append(item)
+                data.append({**_document_dict(d, with_stages=False), **view_fields(d)})
     if as_json:
         _print_json(data)
         return
