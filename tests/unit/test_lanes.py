@@ -160,3 +160,19 @@ def test_waiting_interactive_work_runs_before_a_bulk_backlog(runtime: Runtime, p
 def test_control_the_same_message_on_the_bulk_lane_waits_its_turn(runtime: Runtime) -> None:
     order, _ = run_backlog_then_one(runtime, Lane.BULK, prefetch=100)
     assert order.index("last") == len(order) - 1, order
+
+
+def test_the_watchdog_redrives_on_the_documents_lane(runtime: Runtime) -> None:
+    from documind.contracts import RunWatchdog
+    from documind_maintenance.watchdog import Watchdog
+
+    bulk = runtime.status.register(Upload("acme", "b.txt", "b" * 64, 1, "acme/b", Lane.BULK))
+    interactive = runtime.status.register(Upload("acme", "i.txt", "a" * 64, 1, "acme/a"))
+    time.sleep(0.01)
+    outcome = Watchdog(runtime).run(RunWatchdog(stale_after_s=0))
+    assert sorted(outcome["redriven"]) == sorted([bulk.document_id, interactive.document_id])
+    queued = {
+        q: [m.args[0]["document_id"] for m in (dramatiq.Message.decode(raw) for raw in runtime.broker.queues[q].queue)]
+        for q in (Queues.INGEST, Queues.INGEST_BULK)
+    }
+    assert queued == {Queues.INGEST: [interactive.document_id], Queues.INGEST_BULK: [bulk.document_id]}
