@@ -102,17 +102,16 @@ def test_interactive_document_overtakes_a_bulk_backlog(lane_stack: Stack, tmp_pa
     rest = stack.ingest(folder)
     assert {d["status"] for d in rest} == {"completed"} and all(d["duplicate"] for d in rest)
 
-    waiting = BACKLOG - done_at_submit
-    overtaken = BACKLOG - done_when_urgent_finished
-    # First in, first out would finish it last (overtaken == 0); on its lane it passes most
-    # of what was still waiting when it arrived.
-    assert overtaken >= waiting // 2, (done_at_submit, done_when_urgent_finished)
-
     finished = dict(stack.sql(
         "SELECT id, completed_at FROM documents WHERE id IN (%s)" % ",".join(f"'{i}'" for i in bulk_ids + [urgent["id"]])
     ))
+    # Order of completion: first in, first out would finish it last (none after it); on its
+    # lane it passes most of what was still waiting when it arrived.
     after = sum(1 for i in bulk_ids if finished[i] > finished[urgent["id"]])
-    assert after == overtaken
+    waiting = BACKLOG - done_at_submit
+    assert after >= waiting // 2, (done_at_submit, after)
+    # (the count read just after --watch ended agrees, give or take what finished meanwhile)
+    assert after >= BACKLOG - done_when_urgent_finished
 
 
 def test_lane_override_and_bulk_flag(lane_stack: Stack, tmp_path: Path) -> None:
