@@ -176,3 +176,17 @@ def test_the_watchdog_redrives_on_the_documents_lane(runtime: Runtime) -> None:
         for q in (Queues.INGEST, Queues.INGEST_BULK)
     }
     assert queued == {Queues.INGEST: [interactive.document_id], Queues.INGEST_BULK: [bulk.document_id]}
+
+
+def test_service_images_consume_both_lanes() -> None:
+    """Each Dockerfile's worker command lists exactly the queues `documind worker` uses."""
+    import json as _json
+
+    repo = Path(__file__).resolve().parents[2]
+    for svc, queues in SERVICE_QUEUES.items():
+        cmd_line = next(
+            line for line in (repo / "services" / svc / "Dockerfile").read_text().splitlines()
+            if line.startswith("CMD [") and "dramatiq" in line
+        )
+        cmd = _json.loads(cmd_line[len("CMD "):])
+        assert cmd[cmd.index("--queues") + 1:] == queues, svc
