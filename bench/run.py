@@ -28,7 +28,7 @@ QUICK: dict[str, Any] = {
     # skipped and reported as such; waits inside a measurement end at the budget too.
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
-                    "search": 25, "scaling": 70},
+                    "search": 25, "scaling": 70, "lanes": 120},
     "embed_chunks": 48,
     "embed_repeats": 3,
     "embedder_chunks": 96,
@@ -57,6 +57,9 @@ QUICK: dict[str, Any] = {
     "scaling_baseline_chunks": 48,
     "scaling_latency_queries": 10,
     "scaling_timeout_s": 240,
+    "lanes_backlog_docs": 30,
+    "lanes_chunks_per_doc": 6,
+    "lanes_repeats": 1,
 }
 FULL: dict[str, Any] = {
     "budget_s": None,
@@ -84,11 +87,14 @@ FULL: dict[str, Any] = {
     "scaling_baseline_chunks": 512,
     "scaling_latency_queries": 30,
     "scaling_timeout_s": 3600,
+    "lanes_backlog_docs": 100,
+    "lanes_chunks_per_doc": 8,
+    "lanes_repeats": 3,
 }
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
-    from bench import embed, ingest, memory, queue_overhead, scaling, search
+    from bench import embed, ingest, lanes, memory, queue_overhead, scaling, search
 
     return {
         "embed": embed.measure,
@@ -98,10 +104,11 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "ingest_scifact": ingest.measure_scifact,
         "search": search.measure,
         "scaling": scaling.measure,
+        "lanes": lanes.measure,
     }
 
 
-NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling"]
+NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "lanes"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 
