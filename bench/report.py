@@ -228,6 +228,11 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
         if b.get("failures"):
             out.append("Baseline failed documents: " + one_line(b["failures"]) + ".")
         out.append("")
+    elif name == "lanes":
+        rows = [["alone", fmt(r.get("median_alone_s")), "1"],
+                ["behind a bulk import (interactive lane)", fmt(r.get("median_behind_backlog_s")), fmt(r.get("ratio_backlog_to_alone"), 3)],
+                ["behind the import on the same lane (FIFO control)", fmt(r.get("median_same_lane_s")), fmt(r.get("ratio_same_lane_to_alone"), 3)]]
+        out += [_table(["interactive upload", "time to searchable s (median)", "ratio to alone"], rows), ""]
     elif name == "queue":
         rows = [[f"1 x {c['threads']}", fmt(c["documind_process_per_s"]), fmt(c["bare_process_per_s"]), fmt(c["ratio"], 3),
                  fmt(c["documind_enqueue_per_s"]), fmt(c["bare_enqueue_per_s"])] for c in r.get("configs", [])]

@@ -28,7 +28,7 @@ QUICK: dict[str, Any] = {
     # skipped and reported as such; waits inside a measurement end at the budget too.
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
-                    "search": 25, "scaling": 70, "search_cache": 90},
+                    "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120},
     "embed_chunks": 48,
     "embed_repeats": 3,
     "embedder_chunks": 96,
@@ -59,6 +59,9 @@ QUICK: dict[str, Any] = {
     "scaling_timeout_s": 240,
     "cache_docs": 40,
     "cache_queries": 40,
+    "lanes_backlog_docs": 30,
+    "lanes_chunks_per_doc": 6,
+    "lanes_repeats": 1,
 }
 FULL: dict[str, Any] = {
     "budget_s": None,
@@ -88,11 +91,14 @@ FULL: dict[str, Any] = {
     "scaling_timeout_s": 3600,
     "cache_docs": 500,
     "cache_queries": 300,
+    "lanes_backlog_docs": 100,
+    "lanes_chunks_per_doc": 8,
+    "lanes_repeats": 3,
 }
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
-    from bench import embed, ingest, memory, queue_overhead, scaling, search, search_cache
+    from bench import embed, ingest, lanes, memory, queue_overhead, scaling, search, search_cache
 
     return {
         "embed": embed.measure,
@@ -103,10 +109,11 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "search": search.measure,
         "scaling": scaling.measure,
         "search_cache": search_cache.measure,
+        "lanes": lanes.measure,
     }
 
 
-NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache"]
+NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

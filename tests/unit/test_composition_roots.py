@@ -6,12 +6,13 @@ import importlib
 
 import pytest
 
-from documind.contracts import ALL_CONTRACTS
+from documind.contracts import ALL_CONTRACTS, LANED_CONTRACTS
 
 EXPECTED = {
-    "ingest": {"ingest.process_document"},
-    "embed": {"embed.embed_chunks"},
-    "search": {"search.index_chunks", "search.delete_document", "search.query", "search.query_batch"},
+    # Document stages have a bulk-lane twin (contracts.Lane).
+    "ingest": {"ingest.process_document", "ingest.process_document_bulk"},
+    "embed": {"embed.embed_chunks", "embed.embed_chunks_bulk"},
+    "search": {"search.index_chunks", "search.index_chunks_bulk", "search.delete_document", "search.query", "search.query_batch"},
     "validate": set(),
     "maintenance": {"maintenance.watchdog", "maintenance.prune_query_log"},
 }
@@ -29,4 +30,4 @@ def test_setup_declares_the_service_actors(service, clean_env, tmp_path):
 
 def test_every_contract_has_a_consumer():
     consumed = set().union(*EXPECTED.values())
-    assert {c.ACTOR for c in ALL_CONTRACTS} == consumed
+    assert {c.ACTOR for c in ALL_CONTRACTS} | {c.ACTOR + "_bulk" for c in LANED_CONTRACTS} == consumed

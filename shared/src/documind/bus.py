@@ -17,8 +17,9 @@ class Bus:
     @staticmethod
     def message(contract: Contract) -> dramatiq.Message:
         return dramatiq.Message(
-            queue_name=contract.QUEUE,
-            actor_name=contract.ACTOR,
+            # Document work goes to its lane's queue and actor (contracts.Lane).
+            queue_name=contract.queue,
+            actor_name=contract.actor,
             args=(contract.payload(),),
             kwargs={},
             options={},

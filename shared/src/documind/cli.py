@@ -79,6 +79,8 @@ def _print_json(data: Any) -> None:
 
 
 def _document_dict(doc: Any, with_stages: bool = True) -> dict[str, Any]:
+    from documind.status_view import stage_dict, view_fields
+
     data: dict[str, Any] = {
         "id": doc.id,
         "tenant": doc.tenant,
@@ -94,28 +96,13 @@ def _document_dict(doc: Any, with_stages: bool = True) -> dict[str, Any]:
         "metadata": doc.metadata_ or {},
         "created_at": doc.created_at.isoformat() + "Z" if doc.created_at else None,
         "completed_at": doc.completed_at.isoformat() + "Z" if doc.completed_at else None,
+        "lane": doc.lane.value if doc.lane else None,
     }
     if with_stages:
-        data["stages"] = [
-            {
-                "name": s.name.value,
-                "state": s.state.value,
-                "attempt": s.attempt,
-                "units_done": s.units_done,
-                "units_total": s.units_total,
-                "heartbeat_at": s.heartbeat_at.isoformat() + "Z" if s.heartbeat_at else None,
-                "error": s.error,
-            }
-            for s in doc.stages
-        ]
+        # phase / progress / heartbeat_age_s / final: the display view (status_view).
+        data.update(view_fields(doc))
+        data["stages"] = [stage_dict(s) for s in doc.stages]
     return data
-
-
-def _progress(doc: Any) -> str:
-    stage = next((s for s in doc.stages if doc.stage and s.name == doc.stage), None)
-    if stage is None or not stage.units_total:
-        return ""
-    return f"{stage.units_done}/{stage.units_total}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,12 +131,22 @@ def _collect(paths: tuple[str, ...]) -> list[Path]:
 @click.option("--wait/--no-wait", default=False, help="block until every document is final")
 @click.option("--reprocess", is_flag=True, help="process again even if the same bytes are known")
 @click.option("--timeout", default=0.0, type=float, help="give up waiting after N seconds (0: never)")
+@click.option("--bulk", is_flag=True, help="send to the bulk lane (default for folders and many files)")
+@click.option("--lane", type=click.Choice(["interactive", "bulk"]), default=None,
+              help="priority lane, overriding the automatic choice")
 @click.option("--json", "as_json", is_flag=True, help="print JSON only")
-def ingest(paths: tuple[str, ...], tenant: str | None, wait: bool, reprocess: bool, timeout: float, as_json: bool) -> None:
-    """Ingest files and folders (recursively)."""
+def ingest(
+    paths: tuple[str, ...], tenant: str | None, wait: bool, reprocess: bool, timeout: float,
+    bulk: bool, lane: str | None, as_json: bool,
+) -> None:
+    """Ingest files and folders (recursively).
+
+    A folder, more than DOCUMIND_BULK_THRESHOLD_FILES files, or --bulk goes to the bulk lane,
+    which workers serve only when no interactive work waits; single files are interactive."""
     from tqdm import tqdm
 
-    from documind.contracts import ProcessDocument
+    from documind.contracts import Lane, ProcessDocument
+    from documind.lanes import choose_lane
     from documind.settings import RunMode
     from documind.status import Upload
     from documind.storage import content_key, sha256_of
@@ -159,6 +156,10 @@ def ingest(paths: tuple[str, ...], tenant: str | None, wait: bool, reprocess: bo
         raise CliError("nothing to ingest: no files found")
     with _runtime(with_workers=True, recover=True) as rt:
         tenant = tenant or rt.settings.default_tenant
+        chosen = choose_lane(
+            [Path(p) for p in paths], len(files),
+            threshold_files=rt.settings.bulk_threshold_files, bulk=bulk, lane=Lane(lane) if lane else None,
+        )
         # Embedded workers live in this process: leaving early would drop the work.
         wait = wait or rt.settings.mode is RunMode.EMBEDDED
         registered = []
@@ -167,10 +168,10 @@ def ingest(paths: tuple[str, ...], tenant: str | None, wait: bool, reprocess: bo
             key = content_key(tenant, digest)
             rt.storage.put_file(key, path)
             reg = rt.status.register(
-                Upload(tenant, path.name, digest, path.stat().st_size, key), reprocess=reprocess
+                Upload(tenant, path.name, digest, path.stat().st_size, key, chosen), reprocess=reprocess
             )
             if reg.needs_processing:
-                rt.bus.send(ProcessDocument(document_id=reg.document_id, generation=reg.generation))
+                rt.bus.send(ProcessDocument(document_id=reg.document_id, generation=reg.generation, lane=reg.lane))
             registered.append((path, reg))
         if rt.recovered and not as_json:
             click.echo(f"resuming {len(rt.recovered)} document(s) left unfinished by an earlier run", err=True)
@@ -196,54 +197,142 @@ def ingest(paths: tuple[str, ...], tenant: str | None, wait: bool, reprocess: bo
 
 
 def _wait_final(rt: Any, ids: list[str], timeout: float, quiet: bool) -> None:
+    """Aggregate polling with backoff (documind.waiting); a progress bar on a terminal."""
     from tqdm import tqdm
 
-    pending = set(ids)
-    deadline = time.monotonic() + timeout if timeout else None
-    with tqdm(total=len(ids), desc="process", unit="doc", disable=quiet, file=sys.stderr) as bar:
-        while pending:
-            for doc_id in list(pending):
-                doc = rt.status.get(doc_id)
-                if doc is None or doc.status.is_final:
-                    pending.discard(doc_id)
-                    bar.update(1)
-            if not pending:
-                break
-            if deadline and time.monotonic() > deadline:
-                raise CliError(f"timed out with {len(pending)} document(s) not final")
-            time.sleep(0.25)
+    from documind.waiting import DocumentWaiter, Poll
+
+    waiter = DocumentWaiter(rt.status, ids)
+    show = not quiet and sys.stderr.isatty()
+    with tqdm(total=len(waiter.pending), desc="process", unit="doc", disable=not show, file=sys.stderr) as bar:
+
+        def on_poll(poll: Poll) -> None:
+            bar.update(len(poll.finished))
+            bar.set_postfix(poll.counts, refresh=True)
+            if not quiet:
+                for f in poll.finished:
+                    if f.status.value == "failed":
+                        tqdm.write(f"documind: {f.document_id} failed: {f.error}", file=sys.stderr)
+
+        if not waiter.wait(on_poll, timeout_s=timeout):
+            raise CliError(f"timed out with {len(waiter.pending)} document(s) not final")
 
 
 # ---- status --------------------------------------------------------------------------------
 @main.command()
 @click.argument("doc_id", required=False)
 @click.option("--tenant", default=None)
-@click.option("--json", "as_json", is_flag=True, help="print JSON only")
-def status(doc_id: str | None, tenant: str | None, as_json: bool) -> None:
-    """Show one document's status and stages, or all documents."""
+@click.option("--limit", default=50, type=click.IntRange(1, 10_000), show_default=True,
+              help="most recent documents listed")
+@click.option("--watch", "--follow", "watch", is_flag=True, help="refresh until the document is final")
+@click.option("--interval", default=1.0, type=click.FloatRange(min=0.05), show_default=True,
+              help="seconds between refreshes with --watch")
+@click.option("--json", "as_json", is_flag=True, help="print JSON only (--watch: one line per change)")
+def status(doc_id: str | None, tenant: str | None, limit: int, watch: bool, interval: float, as_json: bool) -> None:
+    """Show one document's phase, progress and stages, or list recent documents.
+
+    With --watch, exits 0 when the document completed and 3 when it failed or was cancelled."""
+    from documind.status_view import view_fields
+
+    if watch and not doc_id:
+        raise click.UsageError("--watch needs a DOC_ID")
     with _runtime(with_workers=False) as rt:
+        if watch:
+            final = _watch(rt, doc_id, interval, as_json)  # type: ignore[arg-type]
+            if final != "completed":
+                sys.exit(EXIT_DOCUMENTS_FAILED)
+            return
         if doc_id:
             doc = rt.status.get(doc_id)
             if doc is None:
                 raise CliError(f"no such document: {doc_id}")
             data: Any = _document_dict(doc)
         else:
-            docs = rt.status.list(tenant)
-            data = [dict(_document_dict(d, with_stages=False), progress=_progress(d)) for d in docs]
+            data = []
+            for d in rt.status.list(tenant, limit=limit):
+                data.append({**_document_dict(d, with_stages=False), **view_fields(d)})
     if as_json:
         _print_json(data)
         return
     if doc_id:
-        click.echo(f"{data['id']}  {data['source_name']}  status={data['status']}  stage={data['stage']}")
-        if data["error"]:
-            click.echo(f"  error: {data['error']}")
-        for s in data["stages"]:
-            prog = f" {s['units_done']}/{s['units_total']}" if s["units_total"] else ""
-            click.echo(f"  {s['name']:<9} {s['state']:<9} attempt {s['attempt']}{prog}")
+        click.echo(_document_text(data))
         return
     for d in data:
-        tail = d["error"] or (f"{d['chunk_count']} chunks" if d["chunk_count"] else d["progress"])
-        click.echo(f"{d['id']}  {d['status']:<10} {str(d['stage'] or ''):<8} {d['source_name']}  {tail}")
+        prog = d["progress"]
+        tail = d["error"] or (f"{prog['done']}/{prog['total']} ({prog['percent']:.0f}%)" if prog and prog["percent"] is not None
+                              else f"{d['chunk_count']} chunks" if d["chunk_count"] else "")
+        click.echo(f"{d['id']}  {d['phase']:<20} {d['lane']:<11} {d['source_name']}  {tail}")
+
+
+def _document_text(data: dict[str, Any]) -> str:
+    prog = data["progress"]
+    pct = f"  {prog['done']}/{prog['total']} ({prog['percent']:.0f}%)" if prog and prog["percent"] is not None else ""
+    beat = f"  heartbeat {data['heartbeat_age_s']:.0f} s ago" if data["heartbeat_age_s"] is not None else ""
+    lines = [f"{data['id']}  {data['source_name']}  {data['phase']}{pct}{beat}  (lane {data['lane']})"]
+    if data["error"]:
+        lines.append(f"  error: {data['error']}")
+    for s in data["stages"]:
+        units = f" {s['units_done']}/{s['units_total']}" if s["units_total"] else ""
+        lines.append(f"  {s['label']:<11} {s['state']:<9} attempt {s['attempt']}{units}")
+    return "\n".join(lines)
+
+
+def _render_document(data: dict[str, Any]) -> Any:
+    """A rich renderable of one document: its phase line and a table of stages."""
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    head = Text(f"{data['id']}  {data['source_name']}  ", style="bold")
+    head.append(data["phase"], style="red" if data["status"] == "failed" else "green" if data["final"] else "cyan")
+    if data["heartbeat_age_s"] is not None:
+        head.append(f"  heartbeat {data['heartbeat_age_s']:.0f} s ago", style="dim")
+    table = Table(box=None, pad_edge=False)
+    for col in ("stage", "state", "attempt", "progress", ""):
+        table.add_column(col)
+    for s in data["stages"]:
+        bar = ProgressBar(total=s["units_total"], completed=s["units_done"], width=20) if s["units_total"] else ""
+        units = f"{s['units_done']}/{s['units_total']}" if s["units_total"] else ""
+        table.add_row(s["label"], s["state"], str(s["attempt"]), units, bar)
+    parts: list[Any] = [head, table]
+    if data["error"]:
+        parts.append(Text(f"error: {data['error']}", style="red"))
+    return Group(*parts)
+
+
+def _watch(rt: Any, doc_id: str, interval: float, as_json: bool) -> str:
+    """Refresh one document until it is final; returns its final status. On a terminal a
+    live view (rich); otherwise (and with --json) one output per change."""
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console()
+    live = Live(console=console, auto_refresh=False) if console.is_terminal and not as_json else None
+    last: Any = None
+    try:
+        if live is not None:
+            live.start()
+        while True:
+            doc = rt.status.get(doc_id)
+            if doc is None:
+                raise CliError(f"no such document: {doc_id}")
+            data = _document_dict(doc)
+            # What counts as a change: everything but the ticking heartbeat ages.
+            key = json.dumps({k: v for k, v in data.items() if k != "heartbeat_age_s"} | {
+                "stages": [{k: v for k, v in st.items() if k not in ("heartbeat_at", "heartbeat_age_s")} for st in data["stages"]]
+            }, default=str, sort_keys=True)
+            if live is not None:
+                live.update(_render_document(data), refresh=True)
+            elif key != last:
+                click.echo(json.dumps(data, default=str, ensure_ascii=False) if as_json else _document_text(data))
+            last = key
+            if data["final"]:
+                return data["status"]
+            time.sleep(interval)
+    finally:
+        if live is not None:
+            live.stop()
 
 
 # ---- search --------------------------------------------------------------------------------

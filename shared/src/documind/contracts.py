@@ -10,6 +10,7 @@ that is not backward compatible.
 from __future__ import annotations
 
 from datetime import datetime
+import enum
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -17,9 +18,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from documind.errors import MalformedMessage
 
 
+class Lane(str, enum.Enum):
+    """Priority lane of a document: every stage of a bulk document's work travels on the
+    ``*_bulk`` queues, consumed by the same workers at a lower priority, so an interactive
+    upload is never starved by a bulk import (nor by its embedding or indexing backlog)."""
+
+    INTERACTIVE = "interactive"
+    BULK = "bulk"
+
+
+# Dramatiq orders a worker's work by actor priority (lower runs first) across all queues it
+# consumes; a bulk actor is a twin of the interactive one with a higher number.
+LANE_PRIORITY = {Lane.INTERACTIVE: 0, Lane.BULK: 100}
+BULK_SUFFIX = "_bulk"
+
+
 class Queues:
-    """One queue per service, plus a lane for interactive queries so a bulk index backlog
-    never delays a person waiting on a search."""
+    """One queue per service, a bulk lane for each document stage, and a lane for
+    interactive queries so a bulk index backlog never delays a person waiting on a search."""
 
     INGEST = "ingest"
     EMBED = "embed"
@@ -27,8 +43,11 @@ class Queues:
     SEARCH_QUERY = "search_query"
     VALIDATE = "validate"
     MAINTENANCE = "maintenance"
+    INGEST_BULK = INGEST + BULK_SUFFIX
+    EMBED_BULK = EMBED + BULK_SUFFIX
+    SEARCH_BULK = SEARCH + BULK_SUFFIX
 
-    ALL = (INGEST, EMBED, SEARCH, SEARCH_QUERY, VALIDATE, MAINTENANCE)
+    ALL = (INGEST, EMBED, SEARCH, SEARCH_QUERY, VALIDATE, MAINTENANCE, INGEST_BULK, EMBED_BULK, SEARCH_BULK)
 
 
 class Contract(BaseModel):
@@ -51,10 +70,39 @@ class Contract(BaseModel):
     def payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
+    @property
+    def queue(self) -> str:
+        """The queue this message travels on (its lane's, for document work)."""
+        return self.QUEUE
+
+    @property
+    def actor(self) -> str:
+        return self.ACTOR
+
+
+def lane_queue(queue: str, lane: Lane) -> str:
+    return queue + BULK_SUFFIX if lane is Lane.BULK else queue
+
+
+def lane_actor(actor: str, lane: Lane) -> str:
+    return actor + BULK_SUFFIX if lane is Lane.BULK else actor
+
 
 class DocumentWork(Contract):
+    """Work on one generation of one document, on the document's lane."""
+
     document_id: str = Field(min_length=1, max_length=36)
     generation: int = Field(ge=1)
+    # Optional with a default, so messages sent before lanes existed still parse.
+    lane: Lane = Lane.INTERACTIVE
+
+    @property
+    def queue(self) -> str:
+        return lane_queue(self.QUEUE, self.lane)
+
+    @property
+    def actor(self) -> str:
+        return lane_actor(self.ACTOR, self.lane)
 
 
 class ChunkRange(DocumentWork):
@@ -153,6 +201,9 @@ class PruneQueryLog(Contract):
 
     retention_days: int | None = Field(None, ge=1, description="default: the setting")
 
+
+# Contracts with one actor per lane (the document stages).
+LANED_CONTRACTS: tuple[type[DocumentWork], ...] = (ProcessDocument, EmbedChunks, IndexChunks)
 
 ALL_CONTRACTS: tuple[type[Contract], ...] = (
     ProcessDocument,

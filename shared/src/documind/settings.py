@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(5.0, gt=0)
     stale_after_s: float = Field(600.0, gt=0, description="heartbeat age that marks a dead worker")
 
+    bulk_threshold_files: int = Field(
+        10, ge=1, description="an ingest of more files than this goes to the bulk lane"
+    )
     worker_threads: int = Field(2, ge=1)
     worker_processes: int = Field(1, ge=1)
     metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the exporter")

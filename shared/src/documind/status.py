@@ -8,12 +8,13 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from documind.contracts import Lane
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import (
     FINAL_STATUSES,
@@ -38,6 +39,7 @@ class Upload:
     sha256: str
     size_bytes: int
     storage_key: str
+    lane: Lane = Lane.INTERACTIVE
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Registered:
     generation: int
     created: bool  # False: the same bytes were already known for this tenant
     needs_processing: bool
+    lane: Lane = Lane.INTERACTIVE  # the lane its messages go on
 
 
 class StatusStore:
@@ -79,17 +82,18 @@ class StatusStore:
                             status=DocumentStatus.RECEIVED,
                             generation=1,
                             metadata_={},
+                            lane=upload.lane,
                         )
                         s.add(doc)
                         s.flush()
-                        return Registered(doc.id, doc.generation, True, True)
+                        return Registered(doc.id, doc.generation, True, True, doc.lane)
                     restart = reprocess or doc.status in (
                         DocumentStatus.DELETED,
                         DocumentStatus.CANCELLED,
                     )
                     if restart:
                         self._restart(s, doc, upload)
-                    registered = Registered(doc.id, doc.generation, False, restart)
+                    registered = Registered(doc.id, doc.generation, False, restart, doc.lane)
             except IntegrityError:
                 continue  # a concurrent upload of the same bytes won the insert: read it
             if restart:
@@ -107,6 +111,7 @@ class StatusStore:
         doc.completed_at = None
         doc.source_name = upload.source_name
         doc.storage_key = upload.storage_key
+        doc.lane = upload.lane
         for stage in list(doc.stages):
             s.delete(stage)
 
@@ -296,6 +301,45 @@ class StatusStore:
             rows = s.execute(select(Document.status, func.count()).group_by(Document.status))
             return {status.value: n for status, n in rows}
 
+    # ---- waiting on many documents (``ingest --wait``) ------------------------------------
+    # Ids go to the database in slices, so a large import stays within parameter limits.
+    _ID_SLICE = 500
+
+    def counts_for(self, ids: Sequence[str]) -> dict[DocumentStatus, int]:
+        """How many of ``ids`` are in each status (one aggregate query per slice)."""
+        counts: dict[DocumentStatus, int] = {}
+        with self.sessions() as s:
+            for part in _slices(ids, self._ID_SLICE):
+                rows = s.execute(
+                    select(Document.status, func.count()).where(Document.id.in_(part)).group_by(Document.status)
+                )
+                for status, n in rows:
+                    counts[status] = counts.get(status, 0) + n
+        return counts
+
+    def finished_among(self, ids: Sequence[str]) -> list[tuple[str, DocumentStatus, str | None]]:
+        """``(id, status, error)`` of those of ``ids`` that are final: details only for them."""
+        found = []
+        with self.sessions() as s:
+            for part in _slices(ids, self._ID_SLICE):
+                found.extend(
+                    tuple(r)
+                    for r in s.execute(
+                        select(Document.id, Document.status, Document.error).where(
+                            Document.id.in_(part), Document.status.in_(FINAL_STATUSES)
+                        )
+                    )
+                )
+        return found  # type: ignore[return-value]
+
+    def missing_among(self, ids: Sequence[str]) -> list[str]:
+        """Those of ``ids`` with no document row (never registered here)."""
+        existing: set[str] = set()
+        with self.sessions() as s:
+            for part in _slices(ids, self._ID_SLICE):
+                existing.update(s.scalars(select(Document.id).where(Document.id.in_(part))))
+        return [i for i in ids if i not in existing]
+
     def stale_stages(self, older_than: timedelta) -> list[tuple[str, int, StageName, datetime | None]]:
         """Running stages of active documents whose heartbeat stopped (the watchdog's input)."""
         cutoff = utcnow() - older_than
@@ -325,3 +369,8 @@ class StatusStore:
                 )
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _slices(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -14,7 +14,7 @@ from typing import Any, Callable, TypeVar
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from documind.contracts import Contract, DocumentWork
+from documind.contracts import LANE_PRIORITY, LANED_CONTRACTS, Contract, DocumentWork, Lane, lane_actor, lane_queue
 from documind.errors import Fenced, MalformedMessage, PermanentError, is_transient
 from documind.logging import get_logger
 from documind.middleware.deliveries import dead_letter
@@ -80,15 +80,24 @@ def declare(
                 raise
             return None
 
-    run.__name__ = contract.ACTOR.replace(".", "_")
-    run.__qualname__ = run.__name__
-    return dramatiq.actor(
-        run,
-        broker=runtime.broker,
-        actor_name=contract.ACTOR,
-        queue_name=contract.QUEUE,
-        store_results=store_results,
-        max_retries=settings.max_retries,
-        time_limit=(time_limit_s or settings.message_time_limit_s) * 1000,
-        **options,
-    )
+    def actor(lane: Lane) -> dramatiq.Actor:
+        def fn(payload: Any = None) -> Any:
+            return run(payload)
+
+        fn.__name__ = fn.__qualname__ = lane_actor(contract.ACTOR, lane).replace(".", "_")
+        return dramatiq.actor(
+            fn,
+            broker=runtime.broker,
+            actor_name=lane_actor(contract.ACTOR, lane),
+            queue_name=lane_queue(contract.QUEUE, lane),
+            priority=LANE_PRIORITY[lane],
+            store_results=store_results,
+            max_retries=settings.max_retries,
+            time_limit=(time_limit_s or settings.message_time_limit_s) * 1000,
+            **options,
+        )
+
+    # Document stages get a bulk twin on their ``*_bulk`` queue with a lower priority.
+    if contract in LANED_CONTRACTS:
+        actor(Lane.BULK)
+    return actor(Lane.INTERACTIVE)

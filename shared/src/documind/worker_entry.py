@@ -14,11 +14,12 @@ from documind.contracts import Queues
 from documind.runtime import build_runtime, register_services
 from documind.settings import Settings, load_settings
 
-# The queues each service consumes.
+# The queues each service consumes: its interactive and bulk lanes (the worker runs bulk
+# messages only when no interactive one is waiting: contracts.LANE_PRIORITY).
 SERVICE_QUEUES = {
-    "ingest": [Queues.INGEST],
-    "embed": [Queues.EMBED],
-    "search": [Queues.SEARCH, Queues.SEARCH_QUERY],
+    "ingest": [Queues.INGEST, Queues.INGEST_BULK],
+    "embed": [Queues.EMBED, Queues.EMBED_BULK],
+    "search": [Queues.SEARCH, Queues.SEARCH_QUERY, Queues.SEARCH_BULK],
     "validate": [Queues.VALIDATE],
     "maintenance": [Queues.MAINTENANCE],
 }

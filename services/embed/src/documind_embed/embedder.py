@@ -54,7 +54,9 @@ class ChunkEmbedder:
             rt.status.finish_stage(doc_id, gen, StageName.EMBED)
         rt.metrics.stage_seconds.labels(SERVICE, "embed").observe(time.monotonic() - started)
         rt.metrics.chunks_processed.labels("embed").inc(len(rows))
-        rt.bus.send(IndexChunks(document_id=doc_id, generation=gen, start=work.start, end=work.end))
+        rt.bus.send(
+            IndexChunks(document_id=doc_id, generation=gen, start=work.start, end=work.end, lane=work.lane)
+        )
         return len(rows)
 
     def _store(self, doc_id: str, gen: int, ids: list[str], vectors: np.ndarray, model: str) -> None:

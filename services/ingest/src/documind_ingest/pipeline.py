@@ -93,6 +93,8 @@ class IngestPipeline:
         status.hand_off(doc_id, gen, StageName.EMBED, units_total=n)
         step = st.embed_chunks_per_message
         for start in range(0, n, step):
-            rt.bus.send(EmbedChunks(document_id=doc_id, generation=gen, start=start, end=min(n, start + step)))
+            rt.bus.send(
+                EmbedChunks(document_id=doc_id, generation=gen, start=start, end=min(n, start + step), lane=work.lane)
+            )
         log.info("document chunked", chunks=n, kind=validated.kind, ocr=extraction.ocr_used)
         return n

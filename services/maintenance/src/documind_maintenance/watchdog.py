@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from documind.contracts import EmbedChunks, IndexChunks, ProcessDocument, RunWatchdog
+from documind.contracts import EmbedChunks, IndexChunks, Lane, ProcessDocument, RunWatchdog
 from documind.db.engine import transaction
 from documind.db.models import Chunk, Document, Stage, StageName, StageState, utcnow
 from documind.logging import get_logger
@@ -56,18 +56,20 @@ class Watchdog:
                     stage.heartbeat_at = utcnow()
                 doc.updated_at = utcnow()
             total = doc.chunk_count or 0
+            lane = doc.lane
         if reason is not None:
             rt.status.fail(doc_id, reason, generation=gen)
             rt.metrics.documents_finished.labels("failed").inc()
             return "failed"
-        for message in self._messages(doc_id, gen, stage_name, total):
+        # Re-driven work stays on the document's lane.
+        for message in self._messages(doc_id, gen, stage_name, total, lane):
             rt.bus.send(message)
         return "redriven"
 
-    def _messages(self, doc_id: str, gen: int, stage: StageName, total: int) -> list:
+    def _messages(self, doc_id: str, gen: int, stage: StageName, total: int, lane: Lane) -> list:
         step = self.runtime.settings.embed_chunks_per_message
         if stage in (StageName.VALIDATE, StageName.EXTRACT, StageName.CHUNK) or total == 0:
-            return [ProcessDocument(document_id=doc_id, generation=gen)]
+            return [ProcessDocument(document_id=doc_id, generation=gen, lane=lane)]
         ranges = [(a, min(total, a + step)) for a in range(0, total, step)]
         if stage is StageName.EMBED:
             with self.runtime.sessions() as s:
@@ -79,8 +81,8 @@ class Watchdog:
                     )
                 )
             return [
-                EmbedChunks(document_id=doc_id, generation=gen, start=a, end=b)
+                EmbedChunks(document_id=doc_id, generation=gen, start=a, end=b, lane=lane)
                 for a, b in ranges
                 if any(a <= i < b for i in todo)
-            ] or [IndexChunks(document_id=doc_id, generation=gen, start=a, end=b) for a, b in ranges]
-        return [IndexChunks(document_id=doc_id, generation=gen, start=a, end=b) for a, b in ranges]
+            ] or [IndexChunks(document_id=doc_id, generation=gen, start=a, end=b, lane=lane) for a, b in ranges]
+        return [IndexChunks(document_id=doc_id, generation=gen, start=a, end=b, lane=lane) for a, b in ranges]

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from documind.contracts import Lane
+
 
 def utcnow() -> datetime:
     # Naive UTC everywhere: SQLite drops tzinfo, and mixing aware and naive values breaks
@@ -99,6 +101,10 @@ class Document(Base):
     error: Mapped[str | None] = mapped_column(Text)
     chunk_count: Mapped[int | None] = mapped_column(Integer)
     metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    # Priority lane every stage's messages travel on (contracts.Lane); the watchdog keeps it.
+    lane: Mapped[Lane] = mapped_column(
+        _enum(Lane, "lane"), default=Lane.INTERACTIVE, server_default=Lane.INTERACTIVE.value
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None]
