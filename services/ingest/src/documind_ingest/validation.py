@@ -1,19 +1,23 @@
-"""Upload validation: the real type from the content, size limit, empty and encrypted files.
+"""Upload validation: the real type from the content, size limit, zip bombs, empty, truncated
+and encrypted files.
 
 Everything here raises a ``PermanentError`` subclass whose message is shown to the person who
 uploaded the file; nothing here is worth retrying."""
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from documind.errors import (
     CorruptFile,
     EmptyFile,
     EncryptedFile,
     FileTooLarge,
+    UnsafeArchive,
     UnsupportedFileType,
 )
 
@@ -40,41 +44,117 @@ class Validated:
     mime_type: str
 
 
-def _human_size(n: int) -> str:
+@dataclass(frozen=True)
+class ZipLimits:
+    """Checked from the zip's central directory before anything is decompressed."""
+
+    max_uncompressed_bytes: int = 512 * 1024 * 1024
+    max_ratio: float = 100.0
+
+
+# libmagic handles are not thread-safe, and building one loads the magic database (~ms):
+# one pair per thread, reused for every file that thread validates.
+_local = threading.local()
+
+
+def _magic() -> tuple[Any, Any]:
+    pair = getattr(_local, "magic", None)
+    if pair is None:
+        import magic
+
+        pair = (magic.Magic(mime=True), magic.Magic(mime_encoding=True))
+        _local.magic = pair
+    return pair
+
+
+def _human_size(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
+        n /= 1024
     return f"{n} bytes"
 
 
-def validate_file(path: Path, *, max_bytes: int) -> Validated:
+def validate_file(
+    path: Path, *, max_bytes: int, source_name: str | None = None, zip_limits: ZipLimits = ZipLimits()
+) -> Validated:
+    """``source_name`` is the uploader's file name: stored copies have no extension, and the
+    name is the only hint that tells e.g. an e-mail from plain text or Markdown from HTML."""
     size = path.stat().st_size
     if size == 0:
         raise EmptyFile("file is empty")
     if size > max_bytes:
         raise FileTooLarge(f"file is too large: {_human_size(size)} (limit {_human_size(max_bytes)})")
 
-    import magic
     from unstructured.file_utils.filetype import detect_filetype
 
-    mime = magic.from_file(str(path), mime=True)
-    encoding = magic.Magic(mime_encoding=True).from_file(str(path))
+    mime_magic, encoding_magic = _magic()
+    mime = mime_magic.from_file(str(path))
+    encoding = encoding_magic.from_file(str(path))
     if mime == "application/encrypted":
         # libmagic's verdict for CDFV2-encrypted Office files (password-protected xlsx/docx).
         raise EncryptedFile("Office document is password protected")
     try:
-        detected = detect_filetype(file_path=str(path))
+        detected = detect_filetype(file_path=str(path), metadata_file_path=source_name)
     except Exception as exc:  # noqa: BLE001 - detection failing means we cannot read it
         raise CorruptFile(f"could not determine the file type: {exc}") from None
     kind = SUPPORTED_KINDS.get(getattr(detected, "name", ""))
     if kind is None or (kind in TEXT_KINDS and encoding == "binary"):
         raise UnsupportedFileType(f"unsupported type: {mime}")
-    if kind in ZIP_KINDS and not zipfile.is_zipfile(path):
-        raise CorruptFile(f"{kind} file is truncated or corrupt (not a valid zip container)")
+    if kind in ZIP_KINDS:
+        check_zip(path, kind, zip_limits)
     if kind == "pdf":
         check_pdf(path)
-    return Validated(kind=kind, mime_type=detected.mime_type if hasattr(detected, "mime_type") else mime)
+    return Validated(kind=kind, mime_type=getattr(detected, "mime_type", None) or mime)
+
+
+def check_zip(path: Path, kind: str, limits: ZipLimits) -> None:
+    """Zip-based formats: a readable directory, no encrypted members, and no zip bomb (total
+    uncompressed size and compression ratio as declared in the directory)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CorruptFile(f"{kind} file is truncated or corrupt (not a valid zip container: {exc})") from None
+    if not infos:
+        raise CorruptFile(f"{kind} file is an empty zip container")
+    if any(i.flag_bits & 0x1 for i in infos):
+        raise EncryptedFile(f"{kind} file is password protected (encrypted zip entries)")
+    if kind == "epub" and "META-INF/encryption.xml" in names and _epub_content_encrypted(path):
+        raise EncryptedFile("epub file is DRM-protected (its content is encrypted)")
+    if kind == "odt" and _odf_encrypted(path):
+        raise EncryptedFile("odt file is password protected")
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if total > limits.max_uncompressed_bytes:
+        raise UnsafeArchive(
+            f"{kind} file would expand to {_human_size(total)} "
+            f"(limit {_human_size(limits.max_uncompressed_bytes)}): refused as a possible zip bomb"
+        )
+    ratio = total / max(packed, 1)
+    if ratio > limits.max_ratio:
+        raise UnsafeArchive(
+            f"{kind} file has a compression ratio of {ratio:.0f}:1 (limit {limits.max_ratio:.0f}:1): "
+            "refused as a possible zip bomb"
+        )
+
+
+def _epub_content_encrypted(path: Path) -> bool:
+    # Fonts may be obfuscated (listed in encryption.xml) in DRM-free books; only encrypted
+    # text documents make the book unreadable.
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read("META-INF/encryption.xml")[:1_000_000].decode("utf-8", "replace")
+    return any(ext in text for ext in (".xhtml", ".html", ".htm", ".xml\""))
+
+
+def _odf_encrypted(path: Path) -> bool:
+    with zipfile.ZipFile(path) as zf:
+        try:
+            manifest = zf.read("META-INF/manifest.xml")[:5_000_000]
+        except KeyError:
+            return False
+    return b"encryption-data" in manifest
 
 
 def check_pdf(path: Path) -> None:
@@ -89,9 +169,7 @@ def check_pdf(path: Path) -> None:
                 raise EncryptedFile("PDF is password protected")
         if len(reader.pages) == 0:
             raise CorruptFile("PDF has no pages")
-    except EncryptedFile:
-        raise
-    except CorruptFile:
+    except (EncryptedFile, CorruptFile):
         raise
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise CorruptFile(f"PDF is corrupt: {exc}") from None
