@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(1000, ge=100)
     chunk_overlap_chars: int = Field(0, ge=0)
     chunk_max_tokens: int = Field(256, ge=16, description="the embedding model's window")
-    ocr_languages: str = Field("eng", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$")
+    ocr_languages: str = Field(
+        "eng+kor", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$",
+        description="Tesseract languages; each needs its tesseract-ocr-<lang> pack (checked at start)",
+    )
     pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF")
     min_text_chars: int = Field(10, ge=1, description="documents with less text fail")
     renditions: bool = Field(True, description="store JSON/Markdown/text renditions of completed documents")
