@@ -36,6 +36,13 @@ IMAGE_KINDS = {"png", "jpg", "tiff", "bmp", "heic"}
 # "extracted". The MIME type is no guide here: libmagic calls some plain prose
 # "message/news" or "application/vnd.hp-HPGL".
 TEXT_KINDS = {"txt", "md", "rst", "csv", "tsv", "html", "xml", "eml"}
+# Programs and libraries, whatever the upload was called: the name hint must never turn a
+# Windows/ELF/Mach-O binary into "report.pdf".
+PROGRAM_MIMES = {
+    "application/x-dosexec", "application/x-msdownload", "application/vnd.microsoft.portable-executable",
+    "application/x-executable", "application/x-pie-executable", "application/x-sharedlib",
+    "application/x-mach-binary", "application/x-object", "application/x-coredump",
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,8 @@ def validate_file(
     if mime == "application/encrypted":
         # libmagic's verdict for CDFV2-encrypted Office files (password-protected xlsx/docx).
         raise EncryptedFile("Office document is password protected")
+    if mime in PROGRAM_MIMES:
+        raise UnsupportedFileType(f"unsupported type: {mime}")
     try:
         detected = detect_filetype(file_path=str(path), metadata_file_path=source_name)
     except Exception as exc:  # noqa: BLE001 - detection failing means we cannot read it
