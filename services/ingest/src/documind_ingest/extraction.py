@@ -49,7 +49,7 @@ def _check_email(path: Path) -> None:
 
 def extract(
     path: Path, kind: str, *, ocr_languages: str, min_chars_per_page: int,
-    source_name: str | None = None, mime_type: str | None = None,
+    source_name: str | None = None, mime_type: str | None = None, encoding: str | None = None,
 ) -> Extraction:
     from unstructured.partition.auto import partition
 
@@ -57,6 +57,8 @@ def extract(
     common: dict[str, Any] = {"languages": ocr_languages.split("+"), "metadata_filename": source_name}
     if mime_type:
         common["content_type"] = mime_type
+    if encoding:
+        common["encoding"] = encoding
     try:
         if kind == "eml":
             _check_email(path)

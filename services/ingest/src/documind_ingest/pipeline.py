@@ -62,6 +62,7 @@ class IngestPipeline:
                     ocr_languages=st.ocr_languages,
                     min_chars_per_page=st.pdf_ocr_min_chars_per_page,
                     source_name=doc.source_name, mime_type=validated.mime_type,
+                    encoding=validated.encoding,
                 )
                 described = document_metadata(
                     path, validated.kind, elements=extraction.elements, source_name=doc.source_name,

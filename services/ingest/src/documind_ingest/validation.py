@@ -49,6 +49,8 @@ PROGRAM_MIMES = {
 class Validated:
     kind: str  # one of SUPPORTED_KINDS' values
     mime_type: str
+    # Text kinds only, when not ASCII/UTF-8/BOM-marked: what the bytes decode with.
+    encoding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,13 +110,53 @@ def validate_file(
     except Exception as exc:  # noqa: BLE001 - detection failing means we cannot read it
         raise CorruptFile(f"could not determine the file type: {exc}") from None
     kind = SUPPORTED_KINDS.get(getattr(detected, "name", ""))
-    if kind is None or (kind in TEXT_KINDS and encoding == "binary"):
+    text_encoding = None
+    if kind in TEXT_KINDS:
+        text_encoding = _text_encoding(path, encoding)
+        if text_encoding == "binary":
+            raise UnsupportedFileType(f"unsupported type: {mime}")
+    if kind is None:
         raise UnsupportedFileType(f"unsupported type: {mime}")
     if kind in ZIP_KINDS:
         check_zip(path, kind, zip_limits)
     if kind == "pdf":
         check_pdf(path)
-    return Validated(kind=kind, mime_type=getattr(detected, "mime_type", None) or mime)
+    return Validated(kind=kind, mime_type=getattr(detected, "mime_type", None) or mime, encoding=text_encoding)
+
+
+def _text_encoding(path: Path, magic_encoding: str) -> str | None:
+    """None when unstructured reads the text as is (ASCII, UTF-8, BOM-marked UTF-16/32);
+    the codec for other text; "binary" for content that is no text at all."""
+    if magic_encoding in ("us-ascii", "utf-8", "utf-16le", "utf-16be", "utf-32le", "utf-32be"):
+        return None
+    if magic_encoding == "binary":
+        return _bomless_unicode(path) or "binary"
+    from unstructured.file_utils.encoding import detect_file_encoding
+
+    try:
+        return detect_file_encoding(filename=str(path))[0]
+    except Exception:  # noqa: BLE001 - undecodable: let the partitioner try and fail clearly
+        return None
+
+
+def _bomless_unicode(path: Path) -> str | None:
+    """UTF-16/32 without a byte-order mark is "binary" to libmagic. Accept it when it decodes
+    strictly to printable text that is at least 30% ASCII letters, digits and spaces, which
+    random bytes (programs, archives) decoded as UTF-16 never are."""
+    with path.open("rb") as fh:
+        data = fh.read(65536)
+    for codec, unit in (("utf-32-le", 4), ("utf-32-be", 4), ("utf-16-le", 2), ("utf-16-be", 2)):
+        try:
+            text = data[: len(data) - len(data) % unit].decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if not text or "\x00" in text:
+            continue
+        printable = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+        ascii_like = sum(1 for c in text if c.isascii() and (c.isalnum() or c.isspace()))
+        if printable / len(text) >= 0.95 and ascii_like / len(text) >= 0.3:
+            return codec
+    return None
 
 
 def check_zip(path: Path, kind: str, limits: ZipLimits) -> None:
