@@ -36,6 +36,7 @@ IMAGE_KINDS = {"png", "jpg", "tiff", "bmp", "heic"}
 # "extracted". The MIME type is no guide here: libmagic calls some plain prose
 # "message/news" or "application/vnd.hp-HPGL".
 TEXT_KINDS = {"txt", "md", "rst", "csv", "tsv", "html", "xml", "eml"}
+NAMED_PROSE_KINDS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".rst": "rst"}
 # Programs and libraries, whatever the upload was called: the name hint must never turn a
 # Windows/ELF/Mach-O binary into "report.pdf".
 PROGRAM_MIMES = {
@@ -96,6 +97,7 @@ def validate_file(
         raise FileTooLarge(f"file is too large: {_human_size(size)} (limit {_human_size(max_bytes)})")
 
     from unstructured.file_utils.filetype import detect_filetype
+    from unstructured.file_utils.model import FileType
 
     mime_magic, encoding_magic = _magic()
     mime = mime_magic.from_file(str(path))
@@ -110,6 +112,12 @@ def validate_file(
     except Exception as exc:  # noqa: BLE001 - detection failing means we cannot read it
         raise CorruptFile(f"could not determine the file type: {exc}") from None
     kind = SUPPORTED_KINDS.get(getattr(detected, "name", ""))
+    if kind in ("csv", "tsv") and source_name:
+        # unstructured calls any plain text with a comma on every line CSV; prose the uploader
+        # named notes.txt is prose (a real CSV named .txt would still read as its text).
+        named = NAMED_PROSE_KINDS.get(Path(source_name).suffix.lower())
+        if named:
+            kind, detected = named, FileType[named.upper()]
     text_encoding = None
     if kind in TEXT_KINDS:
         text_encoding = _text_encoding(path, encoding)
@@ -125,10 +133,12 @@ def validate_file(
 
 
 def _text_encoding(path: Path, magic_encoding: str) -> str | None:
-    """None when unstructured reads the text as is (ASCII, UTF-8, BOM-marked UTF-16/32);
+    """None when unstructured reads the text as is (ASCII, UTF-8);
     the codec for other text; "binary" for content that is no text at all."""
-    if magic_encoding in ("us-ascii", "utf-8", "utf-16le", "utf-16be", "utf-32le", "utf-32be"):
+    if magic_encoding in ("us-ascii", "utf-8"):
         return None
+    if magic_encoding.startswith(("utf-16", "utf-32")):
+        return magic_encoding[:6]  # BOM-marked: Python's utf-16/utf-32 codecs read the BOM
     if magic_encoding == "binary":
         return _bomless_unicode(path) or "binary"
     from unstructured.file_utils.encoding import detect_file_encoding
