@@ -48,8 +48,8 @@ def test_missing_rendition_says_what_exists(tmp_path: Path) -> None:
         find_rendition({}, "md", storage)
     with pytest.raises(RenditionMissing, match=r"no txt rendition \(available: json\)"):
         find_rendition({"renditions": {"json": "t/renditions/x/1/elements.json"}}, "txt", storage)
-    with pytest.raises(RenditionMissing, match="unknown rendition format 'pdf'"):
-        find_rendition({}, "pdf", storage)
+    with pytest.raises(RenditionMissing, match="unknown rendition format 'docx'"):
+        find_rendition({}, "docx", storage)
 
 
 def test_reprocess_keeps_only_the_new_generation(tmp_path: Path, elements) -> None:
@@ -69,3 +69,35 @@ def test_put_bytes_replaces_atomically(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "files" / "t" / "r").iterdir()] == ["a.txt"]
     with pytest.raises(ValueError, match="escapes"):
         storage.put_bytes("../outside", b"x")
+
+
+@pytest.mark.parametrize("source", ["scan.png", "loremipsum-flat.pdf"])
+def test_searchable_pdf_of_a_scan_has_a_text_layer(corpus: Path, tmp_path: Path, source: str) -> None:
+    from pypdf import PdfReader
+
+    from documind_ingest.searchable_pdf import searchable_pdf
+
+    if source == "scan.png":
+        from PIL import Image, ImageDraw, ImageFont
+
+        path, kind = tmp_path / "stored", "png"
+        img = Image.new("RGB", (1000, 200), "white")
+        ImageDraw.Draw(img).text((20, 60), "Quarterly report about glaciers", fill="black",
+                                 font=ImageFont.load_default(size=48))
+        img.save(path, "PNG")
+        needle = "glaciers"
+    else:
+        path, kind, needle = corpus / source, "pdf", "Lorem ipsum"
+    data = searchable_pdf(path, kind, ocr_languages="eng")
+    assert data is not None and data.startswith(b"%PDF")
+    out = tmp_path / "out.pdf"
+    out.write_bytes(data)
+    assert needle in PdfReader(str(out)).pages[0].extract_text()
+
+
+def test_searchable_pdf_failure_costs_only_the_rendition(tmp_path: Path) -> None:
+    from documind_ingest.searchable_pdf import searchable_pdf
+
+    path = tmp_path / "broken"
+    path.write_bytes(b"%PDF-1.4 broken")
+    assert searchable_pdf(path, "pdf", ocr_languages="eng") is None

@@ -314,11 +314,12 @@ def delete(doc_id: str, timeout: float, as_json: bool) -> None:
 # ---- rendition -----------------------------------------------------------------------------
 @main.command()
 @click.argument("doc_id")
-@click.option("--format", "fmt", type=click.Choice(["json", "md", "txt"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "txt", "pdf"]), default="md", show_default=True,
+              help="pdf: searchable PDF, for scans and images only")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="write to this file instead of stdout")
 def rendition(doc_id: str, fmt: str, output: str | None) -> None:
-    """Print or save a completed document's elements (json), Markdown (md) or plain text (txt)."""
+    """Print or save a document's elements (json), Markdown (md), plain text (txt) or searchable PDF."""
     from documind.renditions import RenditionMissing, find_rendition
 
     with _runtime(with_workers=False) as rt:
@@ -334,6 +335,8 @@ def rendition(doc_id: str, fmt: str, output: str | None) -> None:
     if output:
         Path(output).write_bytes(data)
         click.echo(f"{doc_id}  {fmt} rendition written to {output} ({len(data)} bytes)", err=True)
+    elif fmt == "pdf":
+        click.get_binary_stream("stdout").write(data)
     else:
         click.echo(data.decode("utf-8"), nl=not data.endswith(b"\n"))
 

@@ -1,5 +1,5 @@
 """Renditions: a completed document's elements as JSON, its text as Markdown and plain text,
-kept in the file store. The ingest service writes them; the CLI reads and deletes them. Their
+and for scans/images a searchable PDF, kept in the file store. The ingest service writes them; the CLI reads and deletes them. Their
 keys are recorded on the document (``metadata["renditions"]``: format -> key), so readers
 never guess paths and an object store can hold them as well as a folder."""
 
@@ -14,6 +14,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "json": ("elements.json", "application/json"),
     "md": ("text.md", "text/markdown"),
     "txt": ("text.txt", "text/plain"),
+    "pdf": ("searchable.pdf", "application/pdf"),  # scans and images only (OCRmyPDF)
 }
 
 

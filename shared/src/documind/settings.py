@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF")
     min_text_chars: int = Field(10, ge=1, description="documents with less text fail")
     renditions: bool = Field(True, description="store JSON/Markdown/text renditions of completed documents")
+    searchable_pdf: bool = Field(True, description="also a searchable PDF (OCRmyPDF) of OCR'd scans and images")
 
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(32, ge=1, le=1024)

@@ -19,6 +19,7 @@ from documind_ingest.chunking import chunk_elements
 from documind_ingest.extraction import extract
 from documind_ingest.metadata import document_metadata
 from documind_ingest.renditions import store_renditions
+from documind_ingest.searchable_pdf import searchable_pdf
 from documind_ingest.validation import ZipLimits, validate_file
 
 SERVICE = "ingest"
@@ -68,6 +69,10 @@ class IngestPipeline:
                     path, validated.kind, elements=extraction.elements, source_name=doc.source_name,
                     sha256=doc.sha256, mime_type=validated.mime_type, pages=extraction.pages,
                 )
+                scan_pdf = (
+                    searchable_pdf(path, validated.kind, ocr_languages=st.ocr_languages)
+                    if extraction.ocr_used and st.renditions and st.searchable_pdf else None
+                )
         status.finish_stage(doc_id, gen, StageName.EXTRACT)
         self._timed(StageName.EXTRACT, t)
 
@@ -88,7 +93,10 @@ class IngestPipeline:
             raise NoTextExtracted(what + (" (OCR found none)" if extraction.ocr_used and not text_chars else ""))
         n = replace_chunks(rt.sessions, doc_id, gen, drafts)
         renditions = (
-            store_renditions(rt.storage, extraction.elements, tenant=doc.tenant, document_id=doc_id, generation=gen)
+            store_renditions(
+                rt.storage, extraction.elements, tenant=doc.tenant, document_id=doc_id, generation=gen,
+                searchable_pdf=scan_pdf,
+            )
             if st.renditions else {}
         )
         try:

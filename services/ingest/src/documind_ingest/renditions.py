@@ -20,11 +20,15 @@ def render(elements: list[Any]) -> dict[str, bytes]:
 
 
 def store_renditions(
-    storage: FileStorage, elements: list[Any], *, tenant: str, document_id: str, generation: int
+    storage: FileStorage, elements: list[Any], *, tenant: str, document_id: str, generation: int,
+    searchable_pdf: bytes | None = None,
 ) -> dict[str, str]:
     """Write every rendition; returns format -> key to record on the document."""
     keys: dict[str, str] = {}
-    for fmt, data in render(elements).items():
+    made = render(elements)
+    if searchable_pdf:
+        made["pdf"] = searchable_pdf
+    for fmt, data in made.items():
         assert fmt in FORMATS
         key = rendition_key(tenant, document_id, generation, fmt)
         storage.put_bytes(key, data)
