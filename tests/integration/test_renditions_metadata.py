@@ -29,6 +29,12 @@ def docs(corpus_stack, corpus, tmp_path_factory) -> dict[str, dict]:
         "docx", format="md", outputfile=str(folder / "survey.docx"),
         extra_args=["--standalone", "--metadata=title:Glacier Survey", "--metadata=author:Ana Ruiz"],
     )
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (1000, 200), "white")
+    ImageDraw.Draw(img).text((20, 60), "Quarterly report about glaciers", fill="black",
+                             font=ImageFont.load_default(size=48))
+    img.save(folder / "scan.png")
     return {d["source_name"]: d for d in corpus_stack.ingest(folder)}
 
 
@@ -67,6 +73,19 @@ def test_rendition_cli_prints_and_writes(corpus_stack, docs, tmp_path: Path) -> 
     assert elements[0]["type"] == "Title" and elements[0]["text"] == "Glacier Survey"
     email_md = corpus_stack.cli("rendition", docs[EMAIL]["id"], "--format", "md").stdout
     assert HEBREW in email_md
+
+
+def test_scan_has_a_searchable_pdf_rendition(corpus_stack, docs, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    doc = docs["scan.png"]
+    assert doc["status"] == "completed", doc["error"]
+    out = tmp_path / "scan.pdf"
+    corpus_stack.cli("rendition", doc["id"], "--format", "pdf", "-o", str(out))
+    assert "glaciers" in PdfReader(str(out)).pages[0].extract_text()
+    # A born-digital document has none, and says what it has.
+    res = corpus_stack.cli("rendition", docs["survey.docx"]["id"], "--format", "pdf", check=False)
+    assert res.code == 1 and "no pdf rendition (available: json, md, txt)" in res.stderr
 
 
 def test_rendition_of_a_failed_document_is_a_clear_error(corpus_stack, docs) -> None:
