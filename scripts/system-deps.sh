@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Debian packages DocuMind's ingest service needs: Tesseract (OCR), poppler (PDF pages to
-# images), libmagic (type detection), LibreOffice (legacy .doc/.ppt/.xls). Skips what exists.
+# Debian packages DocuMind's ingest service needs: Tesseract (OCR) with a language pack for
+# every language in DOCUMIND_OCR_LANGUAGES (default eng+kor, as in documind.settings),
+# poppler (PDF pages to images), libmagic (type detection), LibreOffice (legacy
+# .doc/.ppt/.xls). Skips what exists. (epub/odt/rtf use pypandoc-binary's bundled pandoc.)
 set -euo pipefail
 need=()
-command -v tesseract >/dev/null || need+=(tesseract-ocr tesseract-ocr-eng)
+command -v tesseract >/dev/null || need+=(tesseract-ocr)
+langs="${DOCUMIND_OCR_LANGUAGES:-eng+kor}"
+for lang in ${langs//+/ }; do
+  pack="tesseract-ocr-${lang//_/-}"
+  dpkg-query -W -f='${Status}' "$pack" 2>/dev/null | grep -q "install ok installed" || need+=("$pack")
+done
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v soffice >/dev/null || need+=(libreoffice-core libreoffice-writer libreoffice-impress libreoffice-calc)
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] || need+=(libmagic1)

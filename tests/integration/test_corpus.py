@@ -31,7 +31,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "pdf-with-ocr-text.pdf": ("completed", "the"),
     "loremipsum-flat.pdf": ("completed", "Lorem ipsum"),
     # images (OCR)
-    "english-and-korean.png": ("completed", "English"),
+    # Korean too: DOCUMIND_OCR_LANGUAGES defaults to eng+kor.
+    "english-and-korean.png": ("completed", "바랍니다"),
     "layout-parser-paper-fast.jpg": ("completed", "Layout"),
     # office, legacy office (LibreOffice), open formats
     "docx-tables.docx": ("completed", "Header"),
@@ -55,7 +56,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "norwich-city.txt": ("completed", "Norwich"),
     "UDHR_first_article_all.txt": ("completed", "dignity"),
     # email, including one saved as .txt and one with legacy-encoded headers
-    "email-no-utf8-2008-07-16.062410.eml": ("completed", "the"),
+    # Its Hebrew body, not MIME source: the stored copy has no extension, the upload name says .eml.
+    "email-no-utf8-2008-07-16.062410.eml": ("completed", "שזה לא יהיה מקצועי"),
     "fake-email.txt": ("completed", "This is a test email"),
     "fake-email-attachment.msg": ("completed", "Here's the attachments"),
     # large
@@ -63,6 +65,13 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "handbook-872p.docx": ("completed", "Trustee"),
     "book-war-and-peace-1225p.txt": ("completed", "Natasha"),
     "example-10k.html": ("completed", "Form 10-K"),
+}
+
+
+# file -> text that must NOT be in its chunks (what a wrong parser would index)
+ABSENT: dict[str, tuple[str, ...]] = {
+    "email-no-utf8-2008-07-16.062410.eml": ("Content-Type:", "Received:", "Message-ID:"),
+    "fake-email.txt": ("Content-Type:", "MIME-Version:"),
 }
 
 
@@ -95,6 +104,7 @@ def _run(corpus_stack, corpus, tmp_path, names):
         )
         if needle.lower() not in text.lower():
             problems.append(f"{name}: text lacks {needle!r} (starts {text[:120]!r})")
+        problems += [f"{name}: text has {junk!r}" for junk in ABSENT.get(name, ()) if junk in text]
     assert not problems, "\n".join(problems)
     # Nothing left in a non-final state, and the workers are all still alive.
     stuck = corpus_stack.sql("SELECT source_name, status FROM documents WHERE status IN ('received', 'processing')")

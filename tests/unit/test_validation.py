@@ -14,7 +14,6 @@ from documind.errors import (
     EmptyFile,
     EncryptedFile,
     FileTooLarge,
-    PermanentError,
     UnsupportedFileType,
 )
 from documind_ingest.validation import SUPPORTED_KINDS, Validated, validate_file
@@ -87,7 +86,7 @@ def test_executable_with_a_text_extension_is_unsupported(tmp_path: Path, name: s
 def test_executable_with_a_document_extension_is_refused(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_bytes(EXECUTABLE)
-    with pytest.raises(PermanentError):
+    with pytest.raises(UnsupportedFileType, match="^unsupported type: application/x-dosexec$"):
         validate_file(path, max_bytes=LIMIT)
 
 

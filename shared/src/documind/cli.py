@@ -442,11 +442,44 @@ def delete(doc_id: str, timeout: float, as_json: bool) -> None:
         if doc is None:
             raise CliError(f"no such document: {doc_id}")
         result = _call(rt, DeleteDocument(document_id=doc_id), timeout)
+        from documind.renditions import delete_renditions
+
+        delete_renditions(doc.metadata_, rt.storage)
         rt.storage.delete(doc.storage_key)
     if as_json:
         _print_json({"id": doc_id, "status": "deleted", **(result or {})})
     else:
         click.echo(f"{doc_id}  deleted ({(result or {}).get('points_removed', 0)} index points removed)")
+
+
+# ---- rendition -----------------------------------------------------------------------------
+@main.command()
+@click.argument("doc_id")
+@click.option("--format", "fmt", type=click.Choice(["json", "md", "txt", "pdf"]), default="md", show_default=True,
+              help="pdf: searchable PDF, for scans and images only")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="write to this file instead of stdout")
+def rendition(doc_id: str, fmt: str, output: str | None) -> None:
+    """Print or save a document's elements (json), Markdown (md), plain text (txt) or searchable PDF."""
+    from documind.renditions import RenditionMissing, find_rendition
+
+    with _runtime(with_workers=False) as rt:
+        doc = rt.status.get(doc_id)
+        if doc is None or doc.status.value == "deleted":
+            raise CliError(f"no such document: {doc_id}")
+        try:
+            key = find_rendition(doc.metadata_, fmt, rt.storage)
+        except RenditionMissing as exc:
+            raise CliError(f"{doc_id}: {exc} (status {doc.status.value})") from None
+        with rt.storage.open(key) as fh:
+            data = fh.read()
+    if output:
+        Path(output).write_bytes(data)
+        click.echo(f"{doc_id}  {fmt} rendition written to {output} ({len(data)} bytes)", err=True)
+    elif fmt == "pdf":
+        click.get_binary_stream("stdout").write(data)
+    else:
+        click.echo(data.decode("utf-8"), nl=not data.endswith(b"\n"))
 
 
 # ---- recover -------------------------------------------------------------------------------

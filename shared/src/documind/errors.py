@@ -3,7 +3,7 @@
     DocumindError
     ├── PermanentError      fail the document at once, never retry; ``str()`` is user-facing
     │   ├── UnsupportedFileType, EmptyFile, FileTooLarge, EncryptedFile, CorruptFile,
-    │   │   NoTextExtracted
+    │   │   UnsafeArchive, NoTextExtracted
     │   ├── MalformedMessage    payload failed its schema: dead-lettered
     │   ├── ModelMismatch       query model differs from the collection's
     │   └── IndexLayoutOutdated the collection predates the current vector layout: re-index
@@ -40,6 +40,10 @@ class EncryptedFile(PermanentError):
 
 class CorruptFile(PermanentError):
     pass
+
+
+class UnsafeArchive(PermanentError):
+    """A zip-based upload that would expand beyond the limits (a possible zip bomb)."""
 
 
 class NoTextExtracted(PermanentError):

@@ -50,12 +50,21 @@ class Settings(BaseSettings):
 
     default_tenant: str = Field("default", min_length=1, max_length=64)
     max_file_bytes: int = Field(100 * 1024 * 1024, gt=0)
+    zip_max_uncompressed_bytes: int = Field(
+        512 * 1024 * 1024, gt=0, description="zip-based uploads (docx, xlsx, epub...) expanding beyond this are refused"
+    )
+    zip_max_ratio: float = Field(100.0, gt=1, description="refuse zip-based uploads compressed more than this (zip bomb)")
     chunk_max_chars: int = Field(1000, ge=100)
     chunk_overlap_chars: int = Field(0, ge=0)
     chunk_max_tokens: int = Field(256, ge=16, description="the embedding model's window")
-    ocr_languages: str = Field("eng", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$")
+    ocr_languages: str = Field(
+        "eng+kor", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$",
+        description="Tesseract languages; each needs its tesseract-ocr-<lang> pack (checked at start)",
+    )
     pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF")
     min_text_chars: int = Field(10, ge=1, description="documents with less text fail")
+    renditions: bool = Field(True, description="store JSON/Markdown/text renditions of completed documents")
+    searchable_pdf: bool = Field(True, description="also a searchable PDF (OCRmyPDF) of OCR'd scans and images")
 
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(32, ge=1, le=1024)

@@ -15,6 +15,7 @@ from typing import BinaryIO, Iterator, Protocol
 
 class FileStorage(Protocol):
     def put_file(self, key: str, source: Path) -> None: ...
+    def put_bytes(self, key: str, data: bytes) -> None: ...
     def open(self, key: str) -> BinaryIO: ...
     def exists(self, key: str) -> bool: ...
     def size(self, key: str) -> int: ...
@@ -55,6 +56,19 @@ class LocalStorage:
         try:
             with os.fdopen(fd, "wb") as out, source.open("rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write (or replace) an object atomically: derived files such as renditions."""
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

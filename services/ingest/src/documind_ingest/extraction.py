@@ -1,7 +1,8 @@
 """Text extraction with unstructured, offline.
 
-PDFs use the ``fast`` strategy (text layer); when a PDF has (almost) no text layer it is OCR'd
-with Tesseract (``ocr_only``). Images are always OCR'd. ``hi_res`` needs a layout model from
+PDFs use the ``fast`` strategy (text layer); when a PDF has (almost) no text layer, or a
+garbage one (``text_quality``), it is OCR'd with Tesseract (``ocr_only``). Images are always
+OCR'd. The uploader's file name goes to unstructured too: stored copies have no extension. ``hi_res`` needs a layout model from
 a hub and is never used (STACK-FACTS)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from documind.errors import CorruptFile, EncryptedFile, NoTextExtracted
 
+from documind_ingest.text_quality import assess
 from documind_ingest.validation import IMAGE_KINDS
 
 
@@ -45,25 +47,34 @@ def _check_email(path: Path) -> None:
         raise EncryptedFile("email is encrypted (PGP/S-MIME); nothing readable to index")
 
 
-def extract(path: Path, kind: str, *, ocr_languages: str, min_chars_per_page: int) -> Extraction:
+def extract(
+    path: Path, kind: str, *, ocr_languages: str, min_chars_per_page: int,
+    source_name: str | None = None, mime_type: str | None = None, encoding: str | None = None,
+) -> Extraction:
     from unstructured.partition.auto import partition
 
-    languages = ocr_languages.split("+")
+    # The validated type decides the partitioner (content_type); the name lands in metadata.
+    common: dict[str, Any] = {"languages": ocr_languages.split("+"), "metadata_filename": source_name}
+    if mime_type:
+        common["content_type"] = mime_type
+    if encoding:
+        common["encoding"] = encoding
     try:
         if kind == "eml":
             _check_email(path)
         if kind in IMAGE_KINDS:
-            elements = partition(filename=str(path), strategy="ocr_only", languages=languages)
+            elements = partition(filename=str(path), strategy="ocr_only", **common)
             return Extraction(elements, ocr_used=True, pages=1)
         if kind == "pdf":
             pages = _pdf_pages(path)
-            elements = partition(filename=str(path), strategy="fast", languages=languages)
-            chars = sum(len(e.text or "") for e in elements)
-            if chars < min_chars_per_page * max(pages or 1, 1):
-                elements = partition(filename=str(path), strategy="ocr_only", languages=languages)
+            elements = partition(filename=str(path), strategy="fast", **common)
+            text = "\n".join(e.text or "" for e in elements)
+            too_little = len(text) < min_chars_per_page * max(pages or 1, 1)
+            if too_little or assess(text).is_garbage:
+                elements = partition(filename=str(path), strategy="ocr_only", **common)
                 return Extraction(elements, ocr_used=True, pages=pages)
             return Extraction(elements, ocr_used=False, pages=pages)
-        elements = partition(filename=str(path), languages=languages)
+        elements = partition(filename=str(path), **common)
         return Extraction(elements, ocr_used=False, pages=None)
     except (EncryptedFile, NoTextExtracted):
         raise

@@ -12,10 +12,13 @@ from documind.contracts import ProcessDocument
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
+from documind_ingest.ocr_languages import check_ocr_languages
 from documind_ingest.pipeline import IngestPipeline
 
 
 def register(runtime: Runtime) -> None:
+    # Fail at start, in one line, when a configured Tesseract language pack is missing.
+    check_ocr_languages(runtime.settings.ocr_languages)
     pipeline = IngestPipeline(runtime)
     declare(runtime, ProcessDocument, pipeline.process)
 
