@@ -9,7 +9,7 @@ import pytest
 from documind.contracts import ALL_CONTRACTS
 
 EXPECTED = {
-    "ingest": {"ingest.process_document"},
+    "ingest": {"ingest.process_document", "ingest.extract_pages"},
     "embed": {"embed.embed_chunks"},
     "search": {"search.index_chunks", "search.delete_document", "search.query"},
     "validate": set(),

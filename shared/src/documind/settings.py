@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     chunk_overlap_chars: int = Field(0, ge=0)
     chunk_max_tokens: int = Field(256, ge=16, description="the embedding model's window")
     ocr_languages: str = Field("eng", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$")
-    pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF")
+    pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF page")
+    ingest_pages_per_range: int = Field(25, ge=1, description="PDF pages per ingest work unit")
     min_text_chars: int = Field(10, ge=1, description="documents with less text fail")
 
     embedding_model: str = "all-MiniLM-L6-v2"

@@ -1,4 +1,10 @@
-"""One document through validate -> extract -> chunk, then handed on to embedding."""
+"""One document through validate -> extract -> chunk, then handed on to embedding.
+
+PDFs are split into page ranges (``ExtractPages`` messages, ``DOCUMIND_INGEST_PAGES_PER_RANGE``
+pages each): every range is extracted page by page (text layer, or OCR per page), chunked and
+stored on its own and retried on its own; the range that lands last numbers all chunks and
+hands the document on (range_store). Plain text takes the fast splitter (fast_text); other
+formats go through unstructured (extraction)."""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 
-from documind.contracts import EmbedChunks, ProcessDocument
+from documind.contracts import EmbedChunks, ExtractPages, ProcessDocument
 from documind.db.models import StageName
 from documind.embedding import TokenCounter
 from documind.errors import Fenced, NoTextExtracted
@@ -14,8 +20,12 @@ from documind.logging import get_logger
 from documind.runtime import Runtime
 
 from documind_ingest.chunk_store import replace_chunks
-from documind_ingest.chunking import chunk_elements
-from documind_ingest.extraction import extract
+from documind_ingest.chunking import ChunkDraft, chunk_elements
+from documind_ingest.extraction import Extraction, extract
+from documind_ingest.fast_text import plain_text_elements, to_elements
+from documind_ingest.page_ranges import plan_ranges
+from documind_ingest.pdf_pages import iter_pages, page_count
+from documind_ingest.range_store import clear_ranges, save_range
 from documind_ingest.validation import validate_file
 
 SERVICE = "ingest"
@@ -48,32 +58,29 @@ class IngestPipeline:
             status.finish_stage(doc_id, gen, StageName.VALIDATE)
             self._timed(StageName.VALIDATE, t)
 
+            if validated.kind == "pdf":
+                return self._split_into_ranges(doc_id, gen, page_count(path))
+
             t = time.monotonic()
             status.begin_stage(doc_id, gen, StageName.EXTRACT)
             with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
-                extraction = extract(
-                    path, validated.kind,
-                    ocr_languages=st.ocr_languages,
-                    min_chars_per_page=st.pdf_ocr_min_chars_per_page,
-                )
+                if validated.kind == "txt":
+                    extraction = Extraction(plain_text_elements(path), ocr_used=False, pages=None)
+                else:
+                    extraction = extract(
+                        path, validated.kind,
+                        ocr_languages=st.ocr_languages,
+                        min_chars_per_page=st.pdf_ocr_min_chars_per_page,
+                    )
         status.finish_stage(doc_id, gen, StageName.EXTRACT)
         self._timed(StageName.EXTRACT, t)
 
         t = time.monotonic()
         status.begin_stage(doc_id, gen, StageName.CHUNK)
         with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
-            drafts = chunk_elements(
-                extraction.elements, self.tokenizer,
-                max_chars=st.chunk_max_chars,
-                overlap_chars=st.chunk_overlap_chars,
-                max_tokens=st.chunk_max_tokens,
-            )
+            drafts = self._chunk(extraction.elements)
         text_chars = sum(len(d.text) for d in drafts)
-        if not drafts or text_chars < st.min_text_chars:
-            what = "no text could be extracted" if text_chars == 0 else (
-                f"too little text to index ({text_chars} characters; minimum {st.min_text_chars})"
-            )
-            raise NoTextExtracted(what + (" (OCR found none)" if extraction.ocr_used and not text_chars else ""))
+        self._require_text(text_chars, extraction.ocr_used)
         n = replace_chunks(rt.sessions, doc_id, gen, drafts)
         status.update_document(
             doc_id, gen,
@@ -88,11 +95,101 @@ class IngestPipeline:
         )
         status.finish_stage(doc_id, gen, StageName.CHUNK)
         self._timed(StageName.CHUNK, t)
-        rt.metrics.chunks_processed.labels("chunk").inc(n)
-
-        status.hand_off(doc_id, gen, StageName.EMBED, units_total=n)
-        step = st.embed_chunks_per_message
-        for start in range(0, n, step):
-            rt.bus.send(EmbedChunks(document_id=doc_id, generation=gen, start=start, end=min(n, start + step)))
+        self._hand_off(doc_id, gen, n)
         log.info("document chunked", chunks=n, kind=validated.kind, ocr=extraction.ocr_used)
         return n
+
+    # ---- page ranges ---------------------------------------------------------------------
+    def _split_into_ranges(self, doc_id: str, gen: int, total_pages: int) -> int:
+        rt, status = self.runtime, self.runtime.status
+        ranges = plan_ranges(total_pages, rt.settings.ingest_pages_per_range)
+        status.begin_stage(doc_id, gen, StageName.EXTRACT, units_total=total_pages)
+        status.set_progress(doc_id, StageName.EXTRACT, 0, total_pages)
+        clear_ranges(rt.sessions, doc_id, gen)  # a re-driven document starts its ranges afresh
+        for first, last in ranges:
+            rt.bus.send(ExtractPages(
+                document_id=doc_id, generation=gen, first_page=first, last_page=last, total_pages=total_pages,
+            ))
+        get_logger("documind.ingest").info(
+            "document split into page ranges", document_id=doc_id, pages=total_pages, ranges=len(ranges)
+        )
+        return 0
+
+    def extract_pages(self, work: ExtractPages) -> int:
+        """One page range: extract page by page (the fence is checked before every page, so a
+        cancelled or deleted document stops within one page), chunk, store; the last range
+        to land numbers every chunk and hands the document on."""
+        rt, st, status = self.runtime, self.runtime.settings, self.runtime.status
+        doc_id, gen = work.document_id, work.generation
+        t = time.monotonic()
+        status.begin_stage(doc_id, gen, StageName.EXTRACT)
+        doc = status.get(doc_id)
+        if doc is None:
+            raise Fenced(f"document {doc_id} vanished")
+        blocks, ocr_pages = [], 0
+        with rt.storage.local_copy(doc.storage_key) as path, \
+                status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
+            for page in iter_pages(
+                path, work.first_page, work.last_page,
+                ocr_languages=st.ocr_languages,
+                min_chars_per_page=st.pdf_ocr_min_chars_per_page,
+                before_page=lambda _n: status.check(doc_id, gen),
+            ):
+                blocks.extend(page.blocks)
+                ocr_pages += page.ocr_used
+            drafts = self._chunk(to_elements(blocks))
+        landing = save_range(
+            rt.sessions, doc_id, gen, work.first_page, work.last_page, work.total_pages, drafts, ocr_pages
+        )
+        self._timed(StageName.EXTRACT, t)
+        if landing.assembled is None:
+            return len(drafts)
+        # This call landed the last range: the document's chunks are numbered and stored.
+        n = landing.assembled
+        status.finish_stage(doc_id, gen, StageName.EXTRACT)
+        status.begin_stage(doc_id, gen, StageName.CHUNK, units_total=n)
+        self._require_text(landing.characters, landing.ocr_pages > 0)
+        status.update_document(
+            doc_id, gen,
+            chunk_count=n,
+            metadata_={
+                **(doc.metadata_ or {}),
+                "kind": "pdf",
+                "ocr": landing.ocr_pages > 0,
+                "ocr_pages": landing.ocr_pages,
+                "pages": work.total_pages,
+                "characters": landing.characters,
+                "words": landing.words,
+            },
+        )
+        status.finish_stage(doc_id, gen, StageName.CHUNK)
+        self._hand_off(doc_id, gen, n)
+        get_logger("documind.ingest").info("document chunked", document_id=doc_id, chunks=n, kind="pdf")
+        return len(drafts)
+
+    # ---- shared steps --------------------------------------------------------------------
+    def _chunk(self, elements: list) -> list[ChunkDraft]:
+        st = self.runtime.settings
+        return chunk_elements(
+            elements, self.tokenizer,
+            max_chars=st.chunk_max_chars,
+            overlap_chars=st.chunk_overlap_chars,
+            max_tokens=st.chunk_max_tokens,
+        )
+
+    def _require_text(self, text_chars: int, ocr_used: bool) -> None:
+        minimum = self.runtime.settings.min_text_chars
+        if text_chars >= minimum and text_chars > 0:
+            return
+        what = "no text could be extracted" if text_chars == 0 else (
+            f"too little text to index ({text_chars} characters; minimum {minimum})"
+        )
+        raise NoTextExtracted(what + (" (OCR found none)" if ocr_used and not text_chars else ""))
+
+    def _hand_off(self, doc_id: str, gen: int, n: int) -> None:
+        rt = self.runtime
+        rt.metrics.chunks_processed.labels("chunk").inc(n)
+        rt.status.hand_off(doc_id, gen, StageName.EMBED, units_total=n)
+        step = rt.settings.embed_chunks_per_message
+        for start in range(0, n, step):
+            rt.bus.send(EmbedChunks(document_id=doc_id, generation=gen, start=start, end=min(n, start + step)))

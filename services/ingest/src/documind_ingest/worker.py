@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from documind.contracts import ProcessDocument
+from documind.contracts import ExtractPages, ProcessDocument
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
@@ -18,6 +18,7 @@ from documind_ingest.pipeline import IngestPipeline
 def register(runtime: Runtime) -> None:
     pipeline = IngestPipeline(runtime)
     declare(runtime, ProcessDocument, pipeline.process)
+    declare(runtime, ExtractPages, pipeline.extract_pages)
 
 
 def setup() -> dramatiq.Broker:
