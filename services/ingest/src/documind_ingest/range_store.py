@@ -31,10 +31,13 @@ class RangeLanding:
 
 
 def clear_ranges(sessions: SessionFactory, document_id: str, generation: int) -> None:
-    """Drop range rows of this document (earlier generations or an earlier attempt)."""
+    """Start the document's ranges afresh: drop range rows and chunk rows of earlier
+    generations or attempts (a re-driven document that was assembled but never handed on
+    must assemble again, or its ranges would all look stale)."""
     with transaction(sessions) as s:
         StatusStore.guard(s, document_id, generation, lock=True)
         s.execute(delete(PageRangeResult).where(PageRangeResult.document_id == document_id))
+        s.execute(delete(Chunk).where(Chunk.document_id == document_id))
 
 
 def save_range(
