@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 TITLE = "Title"
 NARRATIVE = "NarrativeText"
 LIST_ITEM = "ListItem"
+TABLE = "Table"
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa\u2013]|\d{1,3}[.)]|[a-zA-Z][.)])\s+")
@@ -24,7 +25,7 @@ TITLE_MAX_WORDS = 12
 
 @dataclass(frozen=True)
 class Block:
-    kind: str  # TITLE, NARRATIVE or LIST_ITEM (unstructured element class names)
+    kind: str  # TITLE, NARRATIVE, LIST_ITEM or TABLE (unstructured element class names)
     text: str
     page: int | None = None
 
@@ -99,9 +100,9 @@ def split_page_lines(text: str, page: int) -> list[Block]:
 
 def to_elements(blocks: Iterable[Block]) -> list[Any]:
     """unstructured elements (imported lazily: it is heavy) carrying the page number."""
-    from unstructured.documents.elements import ElementMetadata, ListItem, NarrativeText, Title
+    from unstructured.documents.elements import ElementMetadata, ListItem, NarrativeText, Table, Title
 
-    classes = {TITLE: Title, NARRATIVE: NarrativeText, LIST_ITEM: ListItem}
+    classes = {TITLE: Title, NARRATIVE: NarrativeText, LIST_ITEM: ListItem, TABLE: Table}
     return [classes[b.kind](text=b.text, metadata=ElementMetadata(page_number=b.page)) for b in blocks]
 
 
@@ -118,3 +119,18 @@ def read_text_file(path: Path) -> str:
 
 def plain_text_elements(path: Path) -> list[Any]:
     return to_elements(split_plain_text(read_text_file(path)))
+
+
+def batches(blocks: Iterable[Block], max_chars: int) -> Iterator[list[Block]]:
+    """Consecutive runs of blocks of about ``max_chars`` characters, cut before a title when
+    possible, so a streamed document is chunked batch by batch in bounded memory."""
+    batch: list[Block] = []
+    size = 0
+    for block in blocks:
+        if batch and (size >= max_chars * 2 or (size >= max_chars and block.kind == TITLE)):
+            yield batch
+            batch, size = [], 0
+        batch.append(block)
+        size += len(block.text)
+    if batch:
+        yield batch

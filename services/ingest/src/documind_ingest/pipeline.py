@@ -9,26 +9,37 @@ formats go through unstructured (extraction)."""
 from __future__ import annotations
 
 import time
+import zipfile
 from dataclasses import dataclass
+from typing import Iterator
 from functools import cached_property
 
 from documind.contracts import EmbedChunks, ExtractPages, ProcessDocument
 from documind.db.models import StageName
 from documind.embedding import TokenCounter
-from documind.errors import Fenced, NoTextExtracted
+from documind.errors import CorruptFile, Fenced, NoTextExtracted
 from documind.logging import get_logger
 from documind.runtime import Runtime
 
 from documind_ingest.chunk_store import replace_chunks
 from documind_ingest.chunking import ChunkDraft, chunk_elements
 from documind_ingest.extraction import Extraction, extract
-from documind_ingest.fast_text import plain_text_elements, to_elements
+from documind_ingest.docx_stream import iter_docx_blocks
+from documind_ingest.fast_text import Block, batches, plain_text_elements, to_elements
 from documind_ingest.page_ranges import plan_ranges
 from documind_ingest.pdf_pages import iter_pages, page_count
 from documind_ingest.range_store import clear_ranges, save_range
 from documind_ingest.validation import validate_file
 
 SERVICE = "ingest"
+# Characters of a streamed document (DOCX) chunked at a time: bounds the elements in memory.
+STREAM_BATCH_CHARS = 200_000
+
+
+def etree_errors() -> type[Exception]:
+    from lxml import etree
+
+    return etree.XMLSyntaxError
 
 
 @dataclass
@@ -45,7 +56,6 @@ class IngestPipeline:
     def process(self, work: ProcessDocument) -> int:
         rt, st = self.runtime, self.runtime.settings
         status, doc_id, gen = rt.status, work.document_id, work.generation
-        log = get_logger("documind.ingest").bind(document_id=doc_id)
 
         t = time.monotonic()
         status.begin_stage(doc_id, gen, StageName.VALIDATE)
@@ -60,6 +70,9 @@ class IngestPipeline:
 
             if validated.kind == "pdf":
                 return self._split_into_ranges(doc_id, gen, page_count(path))
+
+            if validated.kind == "docx":
+                return self._stream(doc_id, gen, path, validated.kind)
 
             t = time.monotonic()
             status.begin_stage(doc_id, gen, StageName.EXTRACT)
@@ -79,25 +92,58 @@ class IngestPipeline:
         status.begin_stage(doc_id, gen, StageName.CHUNK)
         with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
             drafts = self._chunk(extraction.elements)
+        self._timed(StageName.CHUNK, t)
+        return self._store(doc_id, gen, drafts, validated.kind, extraction.ocr_used, extraction.pages)
+
+    def _store(
+        self, doc_id: str, gen: int, drafts: list[ChunkDraft], kind: str, ocr_used: bool, pages: int | None
+    ) -> int:
+        rt, status = self.runtime, self.runtime.status
         text_chars = sum(len(d.text) for d in drafts)
-        self._require_text(text_chars, extraction.ocr_used)
+        self._require_text(text_chars, ocr_used)
         n = replace_chunks(rt.sessions, doc_id, gen, drafts)
         status.update_document(
             doc_id, gen,
             chunk_count=n,
             metadata_={
-                "kind": validated.kind,
-                "ocr": extraction.ocr_used,
-                "pages": extraction.pages,
+                "kind": kind,
+                "ocr": ocr_used,
+                "pages": pages,
                 "characters": text_chars,
                 "words": sum(len(d.text.split()) for d in drafts),
             },
         )
         status.finish_stage(doc_id, gen, StageName.CHUNK)
-        self._timed(StageName.CHUNK, t)
         self._hand_off(doc_id, gen, n)
-        log.info("document chunked", chunks=n, kind=validated.kind, ocr=extraction.ocr_used)
+        get_logger("documind.ingest").info("document chunked", document_id=doc_id, chunks=n, kind=kind, ocr=ocr_used)
         return n
+
+    # ---- streamed documents (DOCX) -------------------------------------------------------
+    def _stream(self, doc_id: str, gen: int, path, kind: str) -> int:  # noqa: ANN001
+        """Extract and chunk in one pass over the document, batch by batch: memory holds one
+        batch of elements, not the document's (the chunk texts are kept: they are the
+        result). The fence is checked between batches."""
+        rt, st, status = self.runtime, self.runtime.settings, self.runtime.status
+        t = time.monotonic()
+        status.begin_stage(doc_id, gen, StageName.EXTRACT)
+        drafts: list[ChunkDraft] = []
+        last_page = 0
+        with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
+            for batch in batches(self._blocks(path, kind), STREAM_BATCH_CHARS):
+                status.check(doc_id, gen)
+                drafts.extend(self._chunk(to_elements(batch)))
+                last_page = max(last_page, max((b.page or 0) for b in batch))
+        status.finish_stage(doc_id, gen, StageName.EXTRACT)
+        status.begin_stage(doc_id, gen, StageName.CHUNK)
+        self._timed(StageName.EXTRACT, t)
+        return self._store(doc_id, gen, drafts, kind, False, last_page or None)
+
+    @staticmethod
+    def _blocks(path, kind: str) -> Iterator[Block]:  # noqa: ANN001
+        try:
+            yield from iter_docx_blocks(path)
+        except (zipfile.BadZipFile, KeyError, etree_errors()) as exc:
+            raise CorruptFile(f"could not read {kind} file: {exc}") from None
 
     # ---- page ranges ---------------------------------------------------------------------
     def _split_into_ranges(self, doc_id: str, gen: int, total_pages: int) -> int:
