@@ -67,11 +67,14 @@ def probe(kind: str, path: Path, words_out: Path) -> dict[str, Any]:
         elements = plain_text_elements(path)
     elif kind == "ours-pdf":
         # As the workers do it: one page range after the other, each extracted page by page.
+        # A worker holds one range's elements at a time: keep only words and summaries.
         elements = []
         for first, last in plan_ranges(page_count(path), PAGES_PER_RANGE):
             blocks = [b for p in iter_pages(path, first, last, ocr_languages="eng", min_chars_per_page=20)
                       for b in p.blocks]
-            elements.extend(to_elements(blocks))
+            range_elements = to_elements(blocks)
+            kept.update(w for e in range_elements for w in re.findall(r"\w+", e.text or ""))
+            elements.extend(_Summary(type(e).__name__, e.metadata.page_number) for e in range_elements)
             range_peaks.append(_rss_mb())
     elif kind == "ours-docx":
         # As the worker does it: streamed, turned into elements one batch at a time. Only
@@ -86,7 +89,7 @@ def probe(kind: str, path: Path, words_out: Path) -> dict[str, Any]:
         raise SystemExit(f"unknown probe {kind}")
     seconds = time.perf_counter() - t
     # Word characters only: dot leaders and punctuation glued to numbers differ by extractor.
-    words = kept if kind == "ours-docx" else Counter(w for e in elements for w in re.findall(r"\w+", e.text or ""))
+    words = kept if kind in ("ours-docx", "ours-pdf") else Counter(w for e in elements for w in re.findall(r"\w+", e.text or ""))
     words_out.write_text(json.dumps(words))
     return {
         "seconds": round(seconds, 3),
