@@ -69,7 +69,8 @@ def test_cancel_mid_ocr_stops_quickly_and_leaves_nothing(stack, tmp_path):
     started = time.monotonic()
     out = stack.cli("cancel", doc_id, "--json").json()
     assert out["status"] == "cancelled"
-    assert time.monotonic() - started < 30
+    cli_s = time.monotonic() - started
+    assert cli_s < 30
     # Every range in flight stops at its next page: both worker threads log the drop.
     log = stack.root / "logs" / "ingest.log"
     deadline = time.monotonic() + 30
@@ -79,6 +80,7 @@ def test_cancel_mid_ocr_stops_quickly_and_leaves_nothing(stack, tmp_path):
             break
         time.sleep(0.5)
     stopped_after = time.monotonic() - started
+    print(f"cancel: CLI returned in {cli_s:.1f} s; in-flight ranges dropped {stopped_after:.1f} s after the cancel started")
     assert len(dropped) >= 2, stack.worker_logs()
     assert stopped_after < 25, f"OCR went on for {stopped_after:.1f} s after the cancel"
     status = stack.status(doc_id)
