@@ -28,7 +28,7 @@ QUICK: dict[str, Any] = {
     # skipped and reported as such; waits inside a measurement end at the budget too.
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
-                    "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120},
+                    "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90},
     "embed_chunks": 48,
     "embed_repeats": 3,
     "embedder_chunks": 96,
@@ -98,7 +98,7 @@ FULL: dict[str, Any] = {
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
-    from bench import embed, ingest, lanes, memory, queue_overhead, scaling, search, search_cache
+    from bench import embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache
 
     return {
         "embed": embed.measure,
@@ -110,10 +110,11 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "scaling": scaling.measure,
         "search_cache": search_cache.measure,
         "lanes": lanes.measure,
+        "extraction": extraction.measure,
     }
 
 
-NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes"]
+NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

@@ -154,6 +154,8 @@ def base_env(root: Path) -> dict[str, str]:
     env.update(
         DOCUMIND_DATA_DIR=str(root / "data"),
         DOCUMIND_LOG_JSON="true",
+        # Small page ranges, so multi-page PDFs in the tests really take the multi-range path.
+        DOCUMIND_INGEST_PAGES_PER_RANGE="2",
         HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DO_NOT_TRACK="true",
     )
     return env

@@ -167,3 +167,39 @@ def test_chunk_elements_with_an_embedded_blob(counter: TokenCounter) -> None:
     text = "Attachment follows.\n\n" + _base64_word() + "\n\nEnd of attachment."
     drafts = chunk_elements(partition_text(text=text), counter, max_chars=1000, overlap_chars=0, max_tokens=WINDOW)
     assert max(d.token_count for d in drafts) <= WINDOW
+
+
+def test_window_split_overlaps_neighbouring_pieces(counter: TokenCounter) -> None:
+    source = words(2000, seed=3)
+    text = " ".join(source)
+    pieces = split_to_window(text, WINDOW, counter.count_many, overlap_chars=120)
+    assert max(counter.count_many(pieces)) <= WINDOW
+    for before, after in zip(pieces, pieces[1:]):
+        head = after.split()[:3]
+        tail = before.split()
+        # The next piece starts with words that ended the previous one...
+        assert any(tail[i : i + 3] == head for i in range(len(tail) - 3, max(len(tail) - 40, -1), -1))
+        # ...but no more than the overlap asked for.
+        overlap = next(k for k in range(len(tail), 0, -1) if tail[-k:] == after.split()[:k])
+        assert len(" ".join(tail[-overlap:])) <= 120
+    # Without overlap the pieces are a partition of the words.
+    plain = split_to_window(text, WINDOW, counter.count_many)
+    assert " ".join(plain).split() == source
+
+
+def test_chunks_overlap_when_the_setting_asks(counter: TokenCounter) -> None:
+    from unstructured.documents.elements import ElementMetadata, NarrativeText, Title
+
+    sentences = [f"Item {i:03d} describes the number {i * 7919} in some detail." for i in range(120)]
+    elements = [Title(text="Overview", metadata=ElementMetadata(page_number=1))] + [
+        NarrativeText(text=" ".join(sentences[i : i + 4]), metadata=ElementMetadata(page_number=1 + i // 40))
+        for i in range(0, 120, 4)
+    ]
+    plain = chunk_elements(elements, counter, max_chars=500, overlap_chars=0, max_tokens=WINDOW)
+    overlapped = chunk_elements(elements, counter, max_chars=500, overlap_chars=80, max_tokens=WINDOW)
+    assert len(plain) > 3 and len(overlapped) >= len(plain)
+    for before, after in zip(overlapped, overlapped[1:]):
+        assert after.text[:40] in before.text or before.text[-40:] in after.text
+    assert not any(b.text[-30:] in a.text for b, a in zip(plain, plain[1:]))
+    assert overlapped[0].page_start == 1 and overlapped[-1].page_end == 3
+    assert "Title" in overlapped[0].element_types

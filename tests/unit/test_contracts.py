@@ -13,6 +13,7 @@ from documind.contracts import (
     Contract,
     DeleteDocument,
     EmbedChunks,
+    ExtractPages,
     IndexChunks,
     ProcessDocument,
     Queues,
@@ -27,6 +28,7 @@ DOC = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 SAMPLES: dict[type[Contract], dict[str, Any]] = {
     ProcessDocument: {"document_id": DOC, "generation": 2},
+    ExtractPages: {"document_id": DOC, "generation": 1, "first_page": 26, "last_page": 50, "total_pages": 619},
     EmbedChunks: {"document_id": DOC, "generation": 1, "start": 0, "end": 128},
     IndexChunks: {"document_id": DOC, "generation": 3, "start": 128, "end": 200},
     DeleteDocument: {"document_id": DOC},
@@ -155,3 +157,10 @@ def test_actor_names_are_prefixed_by_their_service() -> None:
     for contract in ALL_CONTRACTS:
         service, _, name = contract.ACTOR.partition(".")
         assert service and name, contract.ACTOR
+
+
+def test_extract_pages_refuses_a_range_outside_the_document():
+    with pytest.raises(MalformedMessage):
+        ExtractPages.parse({"document_id": DOC, "generation": 1, "first_page": 30, "last_page": 20, "total_pages": 619})
+    with pytest.raises(MalformedMessage):
+        ExtractPages.parse({"document_id": DOC, "generation": 1, "first_page": 1, "last_page": 25, "total_pages": 10})

@@ -17,6 +17,7 @@ from documind.contracts import (
     LANE_PRIORITY,
     LANED_CONTRACTS,
     EmbedChunks,
+    ExtractPages,
     IndexChunks,
     Lane,
     ProcessDocument,
@@ -66,7 +67,10 @@ def test_bulk_flag_and_lane_override() -> None:
 
 @pytest.mark.parametrize("contract", LANED_CONTRACTS, ids=lambda c: c.__name__)
 def test_messages_route_by_lane(contract: type) -> None:
-    extra = {"start": 0, "end": 4} if contract is not ProcessDocument else {}
+    extra = {
+        ProcessDocument: {},
+        ExtractPages: {"first_page": 1, "last_page": 25, "total_pages": 60},
+    }.get(contract, {"start": 0, "end": 4})
     interactive = Bus.message(contract(document_id=DOC, generation=1, **extra))
     bulk = Bus.message(contract(document_id=DOC, generation=1, lane=Lane.BULK, **extra))
     assert (interactive.queue_name, interactive.actor_name) == (contract.QUEUE, contract.ACTOR)

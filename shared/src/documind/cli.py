@@ -482,6 +482,29 @@ def rendition(doc_id: str, fmt: str, output: str | None) -> None:
         click.echo(data.decode("utf-8"), nl=not data.endswith(b"\n"))
 
 
+# ---- cancel --------------------------------------------------------------------------------
+@main.command()
+@click.argument("doc_id")
+@click.option("--timeout", default=120.0, type=float, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print JSON only")
+def cancel(doc_id: str, timeout: float, as_json: bool) -> None:
+    """Cancel a document still being processed: stop its work, drop its chunks and points."""
+    from documind.contracts import DeleteDocument
+
+    with _runtime(with_workers=True) as rt:
+        doc, cancelled = rt.status.cancel(doc_id)
+        if doc is None:
+            raise CliError(f"no such document: {doc_id}")
+        if not cancelled:
+            raise CliError(f"cannot cancel {doc_id}: it is already {doc.status.value} (final)")
+        # Points of a batch indexed before the fence rose; later batches remove their own.
+        result = _call(rt, DeleteDocument(document_id=doc_id), timeout)
+    if as_json:
+        _print_json({"id": doc_id, "status": "cancelled", **(result or {})})
+    else:
+        click.echo(f"{doc_id}  cancelled ({(result or {}).get('points_removed', 0)} index points removed)")
+
+
 # ---- recover -------------------------------------------------------------------------------
 @main.command()
 @click.option("--stale-after", default=None, type=click.FloatRange(min=0), help="seconds (default: setting)")

@@ -123,6 +123,24 @@ class ProcessDocument(DocumentWork):
     ACTOR = "ingest.process_document"
 
 
+class ExtractPages(DocumentWork):
+    """Pages ``first_page..last_page`` (1-based, inclusive) of a ``total_pages`` document:
+    one page-range work unit of the ingest service."""
+
+    QUEUE = Queues.INGEST
+    ACTOR = "ingest.extract_pages"
+
+    first_page: int = Field(ge=1)
+    last_page: int = Field(ge=1)
+    total_pages: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _within(self) -> "ExtractPages":
+        if not self.first_page <= self.last_page <= self.total_pages:
+            raise ValueError("need first_page <= last_page <= total_pages")
+        return self
+
+
 class EmbedChunks(ChunkRange):
     QUEUE = Queues.EMBED
     ACTOR = "embed.embed_chunks"
@@ -203,10 +221,11 @@ class PruneQueryLog(Contract):
 
 
 # Contracts with one actor per lane (the document stages).
-LANED_CONTRACTS: tuple[type[DocumentWork], ...] = (ProcessDocument, EmbedChunks, IndexChunks)
+LANED_CONTRACTS: tuple[type[DocumentWork], ...] = (ProcessDocument, ExtractPages, EmbedChunks, IndexChunks)
 
 ALL_CONTRACTS: tuple[type[Contract], ...] = (
     ProcessDocument,
+    ExtractPages,
     EmbedChunks,
     IndexChunks,
     DeleteDocument,

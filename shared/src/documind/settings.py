@@ -61,7 +61,8 @@ class Settings(BaseSettings):
         "eng+kor", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$",
         description="Tesseract languages; each needs its tesseract-ocr-<lang> pack (checked at start)",
     )
-    pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF")
+    pdf_ocr_min_chars_per_page: int = Field(20, ge=0, description="below this, OCR the PDF page")
+    ingest_pages_per_range: int = Field(25, ge=1, description="PDF pages per ingest work unit")
     min_text_chars: int = Field(10, ge=1, description="documents with less text fail")
     renditions: bool = Field(True, description="store JSON/Markdown/text renditions of completed documents")
     searchable_pdf: bool = Field(True, description="also a searchable PDF (OCRmyPDF) of OCR'd scans and images")

@@ -21,6 +21,7 @@ from documind.db.models import (
     Chunk,
     Document,
     DocumentStatus,
+    PageRangeResult,
     Stage,
     StageName,
     StageState,
@@ -277,6 +278,26 @@ class StatusStore:
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
         self.versions.bump(doc.tenant)
         return doc
+
+    def cancel(self, document_id: str) -> tuple[Document | None, bool]:
+        """Move an active document to ``cancelled`` (final) and drop the rows its pipeline
+        wrote; every later write step of the running work hits the fence. Returns the
+        document and whether this call cancelled it (False: it was final already)."""
+        now = utcnow()
+        with transaction(self.sessions) as s:
+            doc = s.scalar(select(Document).where(Document.id == document_id).with_for_update())
+            if doc is None or doc.status in FINAL_STATUSES:
+                return doc, False
+            doc.status = DocumentStatus.CANCELLED
+            doc.completed_at = now
+            doc.chunk_count = 0
+            for stage in doc.stages:
+                if stage.state in (StageState.RUNNING, StageState.PENDING):
+                    stage.state = StageState.CANCELLED
+                    stage.finished_at = now
+            s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
+            s.execute(PageRangeResult.__table__.delete().where(PageRangeResult.document_id == document_id))
+            return doc, True
 
     # ---- reads ---------------------------------------------------------------------------
     def get(self, document_id: str) -> Document | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.orm import defer
+
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import Chunk
 from documind.status import StatusStore
@@ -31,3 +34,13 @@ def replace_chunks(
             for i, d in enumerate(drafts)
         )
     return len(drafts)
+
+
+def read_chunks(sessions: SessionFactory, document_id: str, generation: int) -> list[Chunk]:
+    """A generation's chunks in order, without their vectors."""
+    with sessions() as s:
+        return list(s.scalars(
+            select(Chunk).options(defer(Chunk.embedding))
+            .where(Chunk.document_id == document_id, Chunk.generation == generation)
+            .order_by(Chunk.idx)
+        ))

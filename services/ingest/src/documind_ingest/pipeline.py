@@ -1,28 +1,55 @@
-"""One document through validate -> extract -> chunk, then handed on to embedding."""
+"""One document through validate -> extract -> chunk, then handed on to embedding, with its
+metadata and renditions recorded.
+
+PDFs are split into page ranges (``ExtractPages`` messages, ``DOCUMIND_INGEST_PAGES_PER_RANGE``
+pages each): every range is extracted page by page (text layer, or OCR per page), chunked and
+stored on its own and retried on its own; the range that lands last numbers all chunks and
+hands the document on (range_store). Plain text takes the fast splitter (fast_text); other
+formats go through unstructured (extraction)."""
 
 from __future__ import annotations
 
 import time
+import zipfile
 from dataclasses import dataclass
+from typing import Iterator
 from functools import cached_property
 
-from documind.contracts import EmbedChunks, ProcessDocument
+from documind.contracts import EmbedChunks, ExtractPages, ProcessDocument
 from documind.db.models import StageName
 from documind.embedding import TokenCounter
-from documind.errors import Fenced, NoTextExtracted
+from documind.errors import CorruptFile, Fenced, NoTextExtracted
 from documind.logging import get_logger
 from documind.renditions import delete_renditions
 from documind.runtime import Runtime
 
-from documind_ingest.chunk_store import replace_chunks
-from documind_ingest.chunking import chunk_elements
-from documind_ingest.extraction import extract
+from documind_ingest.chunk_store import read_chunks, replace_chunks
+from documind_ingest.chunking import ChunkDraft, chunk_elements
+from documind_ingest.extraction import Extraction, extract
+from documind_ingest.docx_stream import iter_docx_blocks
 from documind_ingest.metadata import document_metadata
-from documind_ingest.renditions import store_renditions
+from documind_ingest.fast_text import Block, batches, plain_text_elements, to_elements
+from documind_ingest.page_ranges import plan_ranges
+from documind_ingest.pdf_pages import iter_pages, page_count
+from documind_ingest.range_store import clear_ranges, save_range
+from documind_ingest.renditions import render, render_chunks, store_renditions
 from documind_ingest.searchable_pdf import searchable_pdf
-from documind_ingest.validation import ZipLimits, validate_file
+from documind_ingest.validation import Validated, ZipLimits, validate_file
 
 SERVICE = "ingest"
+# Characters of a streamed document (DOCX) chunked at a time: bounds the elements in memory.
+STREAM_BATCH_CHARS = 200_000
+# A searchable PDF re-OCRs every page: made for scanned PDFs up to this many pages (larger
+# scans would double a long OCR run; their text is searchable through the index anyway).
+SEARCHABLE_PDF_MAX_PAGES = 100
+# Chunks read back to detect a large document's language (its first few thousand words).
+LANGUAGE_SAMPLE_CHUNKS = 20
+
+
+def etree_errors() -> type[Exception]:
+    from lxml import etree
+
+    return etree.XMLSyntaxError
 
 
 @dataclass
@@ -39,7 +66,6 @@ class IngestPipeline:
     def process(self, work: ProcessDocument) -> int:
         rt, st = self.runtime, self.runtime.settings
         status, doc_id, gen = rt.status, work.document_id, work.generation
-        log = get_logger("documind.ingest").bind(document_id=doc_id)
 
         t = time.monotonic()
         status.begin_stage(doc_id, gen, StageName.VALIDATE)
@@ -55,16 +81,25 @@ class IngestPipeline:
             status.finish_stage(doc_id, gen, StageName.VALIDATE)
             self._timed(StageName.VALIDATE, t)
 
+            if validated.kind == "pdf":
+                return self._split_into_ranges(work, validated, page_count(path))
+
+            if validated.kind == "docx":
+                return self._stream(work, doc, path, validated)
+
             t = time.monotonic()
             status.begin_stage(doc_id, gen, StageName.EXTRACT)
             with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
-                extraction = extract(
-                    path, validated.kind,
-                    ocr_languages=st.ocr_languages,
-                    min_chars_per_page=st.pdf_ocr_min_chars_per_page,
-                    source_name=doc.source_name, mime_type=validated.mime_type,
-                    encoding=validated.encoding,
-                )
+                if validated.kind == "txt":
+                    extraction = Extraction(plain_text_elements(path, validated.encoding), ocr_used=False, pages=None)
+                else:
+                    extraction = extract(
+                        path, validated.kind,
+                        ocr_languages=st.ocr_languages,
+                        min_chars_per_page=st.pdf_ocr_min_chars_per_page,
+                        source_name=doc.source_name, mime_type=validated.mime_type,
+                        encoding=validated.encoding,
+                    )
                 described = document_metadata(
                     path, validated.kind, elements=extraction.elements, source_name=doc.source_name,
                     sha256=doc.sha256, mime_type=validated.mime_type, pages=extraction.pages,
@@ -79,53 +114,178 @@ class IngestPipeline:
         t = time.monotonic()
         status.begin_stage(doc_id, gen, StageName.CHUNK)
         with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
-            drafts = chunk_elements(
-                extraction.elements, self.tokenizer,
-                max_chars=st.chunk_max_chars,
-                overlap_chars=st.chunk_overlap_chars,
-                max_tokens=st.chunk_max_tokens,
-            )
+            drafts = self._chunk(extraction.elements)
+        self._timed(StageName.CHUNK, t)
         text_chars = sum(len(d.text) for d in drafts)
-        if not drafts or text_chars < st.min_text_chars:
-            what = "no text could be extracted" if text_chars == 0 else (
-                f"too little text to index ({text_chars} characters; minimum {st.min_text_chars})"
-            )
-            raise NoTextExtracted(what + (" (OCR found none)" if extraction.ocr_used and not text_chars else ""))
+        self._require_text(text_chars, extraction.ocr_used)
         n = replace_chunks(rt.sessions, doc_id, gen, drafts)
+        rendered = render(extraction.elements) if st.renditions else {}
+        if scan_pdf:
+            rendered["pdf"] = scan_pdf
+        self._finish(
+            work, doc, n, rendered,
+            {**described, "kind": validated.kind, "ocr": extraction.ocr_used, "characters": text_chars},
+        )
+        return n
+
+    def _finish(self, work, doc, n: int, rendered: dict[str, bytes], metadata: dict) -> None:  # noqa: ANN001
+        """Chunks are stored: record renditions and metadata, then hand on to embedding."""
+        rt, status = self.runtime, self.runtime.status
+        doc_id, gen = work.document_id, work.generation
         renditions = (
-            store_renditions(
-                rt.storage, extraction.elements, tenant=doc.tenant, document_id=doc_id, generation=gen,
-                searchable_pdf=scan_pdf,
-            )
-            if st.renditions else {}
+            store_renditions(rt.storage, tenant=doc.tenant, document_id=doc_id, generation=gen, rendered=rendered)
+            if rendered else {}
         )
         try:
-            status.update_document(
-                doc_id, gen,
-                chunk_count=n,
-                metadata_={
-                    **described,
-                    "kind": validated.kind,
-                    "ocr": extraction.ocr_used,
-                    "characters": text_chars,
-                    "renditions": renditions,
-                },
-            )
+            status.update_document(doc_id, gen, chunk_count=n, metadata_={**metadata, "renditions": renditions})
         except Fenced:
-            # Deleted or superseded meanwhile: nobody will ever read these.
+            # Deleted, cancelled or superseded meanwhile: nobody will ever read these.
             delete_renditions({"renditions": renditions}, rt.storage)
             raise
         # A re-process leaves the previous generation's renditions behind: drop them.
         delete_renditions(doc.metadata_, rt.storage, keep=set(renditions.values()))
         status.finish_stage(doc_id, gen, StageName.CHUNK)
-        self._timed(StageName.CHUNK, t)
-        rt.metrics.chunks_processed.labels("chunk").inc(n)
+        self._hand_off(work, n)
+        get_logger("documind.ingest").info(
+            "document chunked", document_id=doc_id, chunks=n, kind=metadata.get("kind"), ocr=metadata.get("ocr")
+        )
 
-        status.hand_off(doc_id, gen, StageName.EMBED, units_total=n)
-        step = st.embed_chunks_per_message
-        for start in range(0, n, step):
-            rt.bus.send(
-                EmbedChunks(document_id=doc_id, generation=gen, start=start, end=min(n, start + step), lane=work.lane)
-            )
-        log.info("document chunked", chunks=n, kind=validated.kind, ocr=extraction.ocr_used)
+    # ---- streamed documents (DOCX) -------------------------------------------------------
+    def _stream(self, work: ProcessDocument, doc, path, validated: Validated) -> int:  # noqa: ANN001
+        """Extract and chunk in one pass over the document, batch by batch: memory holds one
+        batch of elements, not the document's (the chunk texts are kept: they are the
+        result). The fence is checked between batches."""
+        rt, st, status = self.runtime, self.runtime.settings, self.runtime.status
+        doc_id, gen, kind = work.document_id, work.generation, validated.kind
+        t = time.monotonic()
+        status.begin_stage(doc_id, gen, StageName.EXTRACT)
+        drafts: list[ChunkDraft] = []
+        last_page = 0
+        with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
+            for batch in batches(self._blocks(path, kind), STREAM_BATCH_CHARS):
+                status.check(doc_id, gen)
+                drafts.extend(self._chunk(to_elements(batch)))
+                last_page = max(last_page, max((b.page or 0) for b in batch))
+        status.finish_stage(doc_id, gen, StageName.EXTRACT)
+        status.begin_stage(doc_id, gen, StageName.CHUNK)
+        self._timed(StageName.EXTRACT, t)
+        text_chars = sum(len(d.text) for d in drafts)
+        self._require_text(text_chars, False)
+        n = replace_chunks(rt.sessions, doc_id, gen, drafts)
+        described = document_metadata(
+            path, kind, elements=drafts[:LANGUAGE_SAMPLE_CHUNKS], source_name=doc.source_name,
+            sha256=doc.sha256, mime_type=validated.mime_type, pages=last_page or None,
+        )
+        described["words"] = sum(len(d.text.split()) for d in drafts)
+        rendered = render_chunks(drafts) if st.renditions else {}
+        self._finish(work, doc, n, rendered, {**described, "kind": kind, "ocr": False, "characters": text_chars})
         return n
+
+    @staticmethod
+    def _blocks(path, kind: str) -> Iterator[Block]:  # noqa: ANN001
+        try:
+            yield from iter_docx_blocks(path)
+        except (zipfile.BadZipFile, KeyError, etree_errors()) as exc:
+            raise CorruptFile(f"could not read {kind} file: {exc}") from None
+
+    # ---- page ranges ---------------------------------------------------------------------
+    def _split_into_ranges(self, work: ProcessDocument, validated: Validated, total_pages: int) -> int:
+        rt, status = self.runtime, self.runtime.status
+        doc_id, gen = work.document_id, work.generation
+        ranges = plan_ranges(total_pages, rt.settings.ingest_pages_per_range)
+        status.begin_stage(doc_id, gen, StageName.EXTRACT, units_total=total_pages)
+        status.set_progress(doc_id, StageName.EXTRACT, 0, total_pages)
+        clear_ranges(rt.sessions, doc_id, gen)  # a re-driven document starts its ranges afresh
+        for first, last in ranges:
+            rt.bus.send(ExtractPages(
+                document_id=doc_id, generation=gen, first_page=first, last_page=last, total_pages=total_pages,
+                lane=work.lane,
+            ))
+        get_logger("documind.ingest").info(
+            "document split into page ranges", document_id=doc_id, pages=total_pages, ranges=len(ranges)
+        )
+        return 0
+
+    def extract_pages(self, work: ExtractPages) -> int:
+        """One page range: extract page by page (the fence is checked before every page, so a
+        cancelled or deleted document stops within one page), chunk, store; the last range
+        to land numbers every chunk and hands the document on."""
+        rt, st, status = self.runtime, self.runtime.settings, self.runtime.status
+        doc_id, gen = work.document_id, work.generation
+        t = time.monotonic()
+        status.begin_stage(doc_id, gen, StageName.EXTRACT)
+        doc = status.get(doc_id)
+        if doc is None:
+            raise Fenced(f"document {doc_id} vanished")
+        blocks, ocr_pages = [], 0
+        with rt.storage.local_copy(doc.storage_key) as path, \
+                status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
+            for page in iter_pages(
+                path, work.first_page, work.last_page,
+                ocr_languages=st.ocr_languages,
+                min_chars_per_page=st.pdf_ocr_min_chars_per_page,
+                before_page=lambda _n: status.check(doc_id, gen),
+            ):
+                blocks.extend(page.blocks)
+                ocr_pages += page.ocr_used
+            drafts = self._chunk(to_elements(blocks))
+        landing = save_range(
+            rt.sessions, doc_id, gen, work.first_page, work.last_page, work.total_pages, drafts, ocr_pages
+        )
+        self._timed(StageName.EXTRACT, t)
+        if landing.assembled is None:
+            return len(drafts)
+        # This call landed the last range: the document's chunks are numbered and stored.
+        n = landing.assembled
+        status.finish_stage(doc_id, gen, StageName.EXTRACT)
+        status.begin_stage(doc_id, gen, StageName.CHUNK, units_total=n)
+        self._require_text(landing.characters, landing.ocr_pages > 0)
+        chunks = read_chunks(rt.sessions, doc_id, gen)
+        scanned = landing.ocr_pages == work.total_pages <= SEARCHABLE_PDF_MAX_PAGES
+        with rt.storage.local_copy(doc.storage_key) as path:
+            described = document_metadata(
+                path, "pdf", elements=chunks[:LANGUAGE_SAMPLE_CHUNKS], source_name=doc.source_name,
+                sha256=doc.sha256, mime_type=doc.mime_type or "application/pdf", pages=work.total_pages,
+            )
+            scan_pdf = (
+                searchable_pdf(path, "pdf", ocr_languages=st.ocr_languages)
+                if scanned and st.renditions and st.searchable_pdf else None
+            )
+        rendered = render_chunks(chunks) if st.renditions else {}
+        if scan_pdf:
+            rendered["pdf"] = scan_pdf
+        self._finish(work, doc, n, rendered, {
+            **described, "kind": "pdf", "ocr": landing.ocr_pages > 0, "ocr_pages": landing.ocr_pages,
+            "characters": landing.characters, "words": landing.words,
+        })
+        return len(drafts)
+
+    # ---- shared steps --------------------------------------------------------------------
+    def _chunk(self, elements: list) -> list[ChunkDraft]:
+        st = self.runtime.settings
+        return chunk_elements(
+            elements, self.tokenizer,
+            max_chars=st.chunk_max_chars,
+            overlap_chars=st.chunk_overlap_chars,
+            max_tokens=st.chunk_max_tokens,
+        )
+
+    def _require_text(self, text_chars: int, ocr_used: bool) -> None:
+        minimum = self.runtime.settings.min_text_chars
+        if text_chars >= minimum and text_chars > 0:
+            return
+        what = "no text could be extracted" if text_chars == 0 else (
+            f"too little text to index ({text_chars} characters; minimum {minimum})"
+        )
+        raise NoTextExtracted(what + (" (OCR found none)" if ocr_used and not text_chars else ""))
+
+    def _hand_off(self, work, n: int) -> None:  # noqa: ANN001
+        rt = self.runtime
+        doc_id, gen = work.document_id, work.generation
+        rt.metrics.chunks_processed.labels("chunk").inc(n)
+        rt.status.hand_off(doc_id, gen, StageName.EMBED, units_total=n)
+        step = rt.settings.embed_chunks_per_message
+        for start in range(0, n, step):
+            rt.bus.send(EmbedChunks(
+                document_id=doc_id, generation=gen, start=start, end=min(n, start + step), lane=work.lane,
+            ))

@@ -3,6 +3,7 @@ elements unstructured extracted; keys come from ``documind.renditions``."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from documind.renditions import FORMATS, rendition_key
@@ -19,13 +20,31 @@ def render(elements: list[Any]) -> dict[str, bytes]:
     }
 
 
+def render_chunks(chunks: list[Any]) -> dict[str, bytes]:
+    """Renditions of a document extracted in page ranges or streamed (PDF, DOCX): its
+    elements are never all in memory at once, so they are built from its chunks, in order,
+    with their pages and element types."""
+    items = [
+        {"text": c.text, "page_start": c.page_start, "page_end": c.page_end,
+         "element_types": list(c.element_types or [])}
+        for c in chunks
+    ]
+    text = "\n\n".join(c.text for c in chunks) + "\n"
+    return {
+        "json": json.dumps(items, ensure_ascii=False, indent=2).encode("utf-8"),
+        "md": text.encode("utf-8"),
+        "txt": text.encode("utf-8"),
+    }
+
+
 def store_renditions(
-    storage: FileStorage, elements: list[Any], *, tenant: str, document_id: str, generation: int,
-    searchable_pdf: bytes | None = None,
+    storage: FileStorage, elements: list[Any] | None = None, *, tenant: str, document_id: str, generation: int,
+    searchable_pdf: bytes | None = None, rendered: dict[str, bytes] | None = None,
 ) -> dict[str, str]:
-    """Write every rendition; returns format -> key to record on the document."""
+    """Write every rendition (``rendered``, or made from ``elements``); returns format -> key
+    to record on the document."""
     keys: dict[str, str] = {}
-    made = render(elements)
+    made = dict(rendered) if rendered is not None else render(elements or [])
     if searchable_pdf:
         made["pdf"] = searchable_pdf
     for fmt, data in made.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from documind.contracts import ProcessDocument
+from documind.contracts import ExtractPages, ProcessDocument
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
@@ -21,6 +21,7 @@ def register(runtime: Runtime) -> None:
     check_ocr_languages(runtime.settings.ocr_languages)
     pipeline = IngestPipeline(runtime)
     declare(runtime, ProcessDocument, pipeline.process)
+    declare(runtime, ExtractPages, pipeline.extract_pages)
 
 
 def setup() -> dramatiq.Broker:

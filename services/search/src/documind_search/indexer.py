@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from documind.contracts import DeleteDocument, IndexChunks
 from documind.db.engine import transaction
-from documind.db.models import Chunk, Document, StageName, utcnow
+from documind.db.models import Chunk, Document, DocumentStatus, StageName, utcnow
 from documind.errors import Fenced
 from documind.logging import get_logger
 from documind.runtime import Runtime
@@ -55,8 +55,8 @@ class Indexer:
         try:
             rt.status.check(doc_id, gen)
         except Fenced:
-            # Deleted (or superseded) while we wrote: take our points back out.
-            if self._is_deleted(doc_id):
+            # Deleted or cancelled (or superseded) while we wrote: take our points back out.
+            if self._is_removed(doc_id):
                 self.index.delete_document(doc_id)
             raise
         self._mark_indexed(doc_id, gen, [c.id for c in rows])
@@ -83,9 +83,9 @@ class Indexer:
             rt.metrics.time_to_searchable_seconds.observe((utcnow() - doc.created_at).total_seconds())
         get_logger("documind.search").info("document searchable", document_id=doc_id, chunks=total)
 
-    def _is_deleted(self, doc_id: str) -> bool:
+    def _is_removed(self, doc_id: str) -> bool:
         doc = self.runtime.status.get(doc_id)
-        return doc is None or doc.deleted_at is not None
+        return doc is None or doc.deleted_at is not None or doc.status is DocumentStatus.CANCELLED
 
     def _mark_indexed(self, doc_id: str, gen: int, ids: list[str]) -> None:
         if not ids:
@@ -104,8 +104,10 @@ class Indexer:
     def delete_document(self, work: DeleteDocument) -> dict:
         with self.runtime.sessions() as s:
             doc = s.get(Document, work.document_id)
-            if doc is not None and doc.deleted_at is None:
-                raise Fenced(f"document {work.document_id} is not marked deleted; refusing to drop its points")
+            if doc is not None and doc.deleted_at is None and doc.status is not DocumentStatus.CANCELLED:
+                raise Fenced(
+                    f"document {work.document_id} is not deleted or cancelled; refusing to drop its points"
+                )
             tenant = doc.tenant if doc is not None else None
         before = self.index.count(work.document_id)
         self.index.delete_document(work.document_id)

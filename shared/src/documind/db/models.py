@@ -153,6 +153,27 @@ class Chunk(Base):
     indexed_at: Mapped[datetime | None]
 
 
+class PageRangeResult(Base):
+    """Chunks of one page range of a document generation, waiting for the rest of the
+    document: when the last range lands they are numbered in page order into ``chunks``
+    (dense ``idx``) and these rows are removed."""
+
+    __tablename__ = "page_range_results"
+    __table_args__ = (
+        UniqueConstraint("document_id", "generation", "first_page", name="uq_page_range_results_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    first_page: Mapped[int] = mapped_column(Integer)
+    last_page: Mapped[int] = mapped_column(Integer)
+    ocr_pages: Mapped[int] = mapped_column(Integer, default=0)
+    # [{text, token_count, page_start, page_end, element_types}, ...] in reading order
+    chunks: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class DeadLetter(Base):
     __tablename__ = "dead_letters"
 

@@ -1,0 +1,94 @@
+"""PDF text one page at a time: pdfium's text layer (fast, ~1.4 ms a page), or Tesseract OCR
+of the rendered page when the page has (almost) no text layer. Working page by page keeps
+memory bounded by one page and lets the caller check for cancellation between pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from documind.errors import CorruptFile, EncryptedFile
+
+from documind_ingest.fast_text import Block, split_page_lines
+from documind_ingest.text_quality import assess
+
+OCR_DPI = 300
+
+
+@dataclass(frozen=True)
+class PageText:
+    number: int  # 1-based
+    blocks: list[Block]
+    ocr_used: bool
+
+
+def page_count(path: Path) -> int:
+    with _open(path) as pdf:
+        return len(pdf)
+
+
+class _open:
+    """pdfium document as a context manager; its errors become user-facing messages."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self):  # noqa: ANN204
+        import pypdfium2 as pdfium
+
+        try:
+            self.pdf = pdfium.PdfDocument(str(self.path))
+        except pdfium.PdfiumError as exc:
+            if "password" in str(exc).lower():
+                raise EncryptedFile("PDF is password protected") from None
+            raise CorruptFile(f"PDF is corrupt: {exc}") from None
+        return self.pdf
+
+    def __exit__(self, *exc: object) -> None:
+        self.pdf.close()
+
+
+def ocr_page(page: object, languages: str) -> str:
+    import unstructured_pytesseract
+
+    bitmap = page.render(scale=OCR_DPI / 72)  # type: ignore[attr-defined]
+    try:
+        return unstructured_pytesseract.image_to_string(bitmap.to_pil(), lang=languages)
+    finally:
+        bitmap.close()
+
+
+def junk_text_layer(text: str) -> bool:
+    """A page whose text layer is junk (broken font encodings, a bad OCR layer) is OCR'd.
+    Per page, only the replacement-character and word-shape signals count: a page of figures
+    or table numbers has few letters but a good text layer, and OCR would not beat it."""
+    q = assess(text)
+    return q.replacement_ratio > 0.05 or (q.word_shape_ratio is not None and q.word_shape_ratio < 0.5)
+
+
+def iter_pages(
+    path: Path,
+    first: int,
+    last: int,
+    *,
+    ocr_languages: str,
+    min_chars_per_page: int,
+    before_page: Callable[[int], None] = lambda n: None,
+) -> Iterator[PageText]:
+    """Pages ``first..last`` (1-based, inclusive). ``before_page(n)`` runs before each page
+    (the cancellation fence: it raises to stop)."""
+    with _open(path) as pdf:
+        for number in range(first, min(last, len(pdf)) + 1):
+            before_page(number)
+            page = pdf[number - 1]
+            try:
+                textpage = page.get_textpage()
+                text = textpage.get_text_range().replace("\x00", "")
+                textpage.close()
+                ocr = len(text.strip()) < min_chars_per_page or junk_text_layer(text)
+                if ocr:
+                    text = ocr_page(page, ocr_languages)
+            finally:
+                page.close()
+            yield PageText(number, split_page_lines(text, number), ocr)

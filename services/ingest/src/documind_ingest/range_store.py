@@ -1,0 +1,117 @@
+"""Page-range results and their assembly into the document's chunk set.
+
+Each range stores its chunks in ``page_range_results`` behind the fence, under the document
+row's lock, so range workers landing at the same time are serialised. The one that lands the
+last page numbers every range's chunks in page order (``idx`` dense 0..n-1) into ``chunks`` in
+the same transaction and removes the range rows: exactly one caller sees ``assembled``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import delete, func, select
+
+from documind.db.engine import SessionFactory, transaction
+from documind.db.models import Chunk, PageRangeResult, Stage, StageName
+from documind.status import StatusStore
+from documind.vectors import chunk_id
+
+from documind_ingest.chunking import ChunkDraft
+
+
+@dataclass(frozen=True)
+class RangeLanding:
+    pages_done: int
+    total_pages: int
+    assembled: int | None  # chunk count when this call assembled the document, else None
+    ocr_pages: int = 0
+    characters: int = 0
+    words: int = 0
+    stale: bool = False  # the document was assembled already (a redelivered range)
+
+
+def clear_ranges(sessions: SessionFactory, document_id: str, generation: int) -> None:
+    """Start the document's ranges afresh: drop range rows and chunk rows of earlier
+    generations or attempts (a re-driven document that was assembled but never handed on
+    must assemble again, or its ranges would all look stale)."""
+    with transaction(sessions) as s:
+        StatusStore.guard(s, document_id, generation, lock=True)
+        s.execute(delete(PageRangeResult).where(PageRangeResult.document_id == document_id))
+        s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+
+
+def save_range(
+    sessions: SessionFactory,
+    document_id: str,
+    generation: int,
+    first_page: int,
+    last_page: int,
+    total_pages: int,
+    drafts: list[ChunkDraft],
+    ocr_pages: int,
+) -> RangeLanding:
+    with transaction(sessions) as s:
+        StatusStore.guard(s, document_id, generation, lock=True)
+        if _assembled_already(s, document_id, generation):
+            return RangeLanding(total_pages, total_pages, None, stale=True)
+        rows = PageRangeResult.__table__
+        s.execute(delete(rows).where(
+            PageRangeResult.document_id == document_id,
+            PageRangeResult.generation == generation,
+            PageRangeResult.first_page == first_page,
+        ))  # a retried range replaces its earlier attempt
+        s.add(PageRangeResult(
+            document_id=document_id, generation=generation, first_page=first_page,
+            last_page=last_page, ocr_pages=ocr_pages, chunks=[asdict(d) for d in drafts],
+        ))
+        s.flush()
+        ranges = s.execute(
+            select(PageRangeResult.first_page, PageRangeResult.last_page, PageRangeResult.ocr_pages)
+            .where(PageRangeResult.document_id == document_id, PageRangeResult.generation == generation)
+        ).all()
+        pages_done = sum(last - first + 1 for first, last, _ in ranges)
+        ocr_total = sum(o for _, _, o in ranges)
+        _progress(s, document_id, pages_done, total_pages)
+        if pages_done < total_pages:
+            return RangeLanding(pages_done, total_pages, None, ocr_total)
+        n, chars, words = _assemble(s, document_id, generation)
+        return RangeLanding(pages_done, total_pages, n, ocr_total, chars, words)
+
+
+def _assembled_already(s, document_id: str, generation: int) -> bool:  # noqa: ANN001
+    query = select(Chunk.id).where(Chunk.document_id == document_id, Chunk.generation == generation).limit(1)
+    return s.scalar(query) is not None
+
+
+def _progress(s, document_id: str, done: int, total: int) -> None:  # noqa: ANN001
+    stage = s.scalar(select(Stage).where(Stage.document_id == document_id, Stage.name == StageName.EXTRACT))
+    if stage is not None:
+        stage.units_done, stage.units_total = done, total
+
+
+def _assemble(s, document_id: str, generation: int) -> tuple[int, int, int]:  # noqa: ANN001
+    results = s.scalars(
+        select(PageRangeResult)
+        .where(PageRangeResult.document_id == document_id, PageRangeResult.generation == generation)
+        .order_by(PageRangeResult.first_page)
+    ).all()
+    s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+    idx = chars = words = 0
+    for result in results:
+        for d in result.chunks:
+            chars += len(d["text"])
+            words += len(d["text"].split())
+            s.add(Chunk(
+                id=chunk_id(document_id, idx), document_id=document_id, idx=idx, generation=generation,
+                text=d["text"], token_count=d["token_count"], page_start=d["page_start"],
+                page_end=d["page_end"], element_types=d["element_types"],
+            ))
+            idx += 1
+    s.flush()
+    s.execute(delete(PageRangeResult).where(PageRangeResult.document_id == document_id))
+    return idx, chars, words
+
+
+def count_ranges(sessions: SessionFactory, document_id: str) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).where(PageRangeResult.document_id == document_id)) or 0)
