@@ -11,7 +11,10 @@ from documind.contracts import ALL_CONTRACTS
 EXPECTED = {
     "ingest": {"ingest.process_document"},
     "embed": {"embed.embed_chunks"},
-    "search": {"search.index_chunks", "search.delete_document", "search.query"},
+    "search": {
+        "search.index_chunks", "search.delete_document", "search.query",
+        "search.check_index", "search.reindex", "search.optimize_index",
+    },
     "validate": set(),
     "maintenance": {"maintenance.watchdog"},
 }

@@ -9,13 +9,16 @@ import pytest
 
 from documind.contracts import (
     ALL_CONTRACTS,
+    CheckIndex,
     ChunkRange,
     Contract,
     DeleteDocument,
     EmbedChunks,
     IndexChunks,
+    OptimizeIndex,
     ProcessDocument,
     Queues,
+    ReindexCollection,
     RunWatchdog,
     SearchQuery,
 )
@@ -29,6 +32,9 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     IndexChunks: {"document_id": DOC, "generation": 3, "start": 128, "end": 200},
     DeleteDocument: {"document_id": DOC},
     SearchQuery: {"query": "what is a layout parser", "tenant": "acme", "top_k": 5, "document_ids": [DOC], "model": "m"},
+    CheckIndex: {"tenant": "acme", "repair": True},
+    ReindexCollection: {},
+    OptimizeIndex: {"quantization": "scalar"},
     RunWatchdog: {"stale_after_s": 12.5},
 }
 

@@ -102,6 +102,30 @@ class SearchQuery(Contract):
     model: str | None = Field(None, description="embedding model the caller expects")
 
 
+class CheckIndex(Contract):
+    """Compare the index with the database; with ``repair`` also fix it. Result: the report."""
+
+    QUEUE = Queues.SEARCH
+    ACTOR = "search.check_index"
+
+    tenant: str | None = Field(None, min_length=1, max_length=64)
+    repair: bool = False
+
+
+class ReindexCollection(Contract):
+    """Rebuild the index into a new collection and switch the alias to it."""
+
+    QUEUE = Queues.SEARCH
+    ACTOR = "search.reindex"
+
+
+class OptimizeIndex(Contract):
+    QUEUE = Queues.SEARCH
+    ACTOR = "search.optimize_index"
+
+    quantization: Literal["scalar", "none"] | None = Field(None, description="None: leave as is")
+
+
 class RunWatchdog(Contract):
     QUEUE = Queues.MAINTENANCE
     ACTOR = "maintenance.watchdog"
@@ -115,5 +139,8 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     IndexChunks,
     DeleteDocument,
     SearchQuery,
+    CheckIndex,
+    ReindexCollection,
+    OptimizeIndex,
     RunWatchdog,
 )

@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import dramatiq
 
-from documind.contracts import DeleteDocument, IndexChunks, SearchQuery
+from documind.contracts import (
+    CheckIndex,
+    DeleteDocument,
+    IndexChunks,
+    OptimizeIndex,
+    ReindexCollection,
+    SearchQuery,
+)
 from documind.embedding import model_dimension, shared_encoder
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
 from documind.vectors import build_qdrant_client
 
+from documind_search.index_audit import IndexAudit
 from documind_search.indexer import Indexer
+from documind_search.optimize import Optimizer
 from documind_search.query import QueryService
+from documind_search.reindex import Reindexer
 from documind_search.vector_index import VectorIndex
 
 
@@ -47,6 +57,27 @@ def register(runtime: Runtime) -> None:
     declare(runtime, IndexChunks, indexer.index_chunks)
     declare(runtime, DeleteDocument, indexer.delete_document, store_results=True)
     declare(runtime, SearchQuery, queries.search, store_results=True, time_limit_s=120)
+    register_maintenance(runtime, index)  # type: ignore[arg-type]
+
+
+def register_maintenance(runtime: Runtime, index: VectorIndex) -> None:
+    """Index check/repair, re-index and optimize: results go back to the caller (the CLI, or
+    a scheduler in the maintenance service)."""
+    st = runtime.settings
+    audit = IndexAudit(runtime.sessions, index)
+    reindexer = Reindexer(runtime.sessions, index, audit)
+    optimizer = Optimizer(index, None if st.qdrant_url else st.effective_qdrant_path)
+    limit = st.index_maintenance_time_limit_s
+
+    def check(work: CheckIndex) -> dict:
+        return audit.run(tenant=work.tenant, repair=work.repair).as_dict()
+
+    declare(runtime, CheckIndex, check, store_results=True, time_limit_s=limit)
+    declare(runtime, ReindexCollection, lambda _work: reindexer.run(), store_results=True, time_limit_s=limit)
+    declare(
+        runtime, OptimizeIndex, lambda work: optimizer.run(work.quantization), store_results=True,
+        time_limit_s=limit,
+    )
 
 
 def setup() -> dramatiq.Broker:
