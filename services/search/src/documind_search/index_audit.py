@@ -128,40 +128,33 @@ class IndexAudit:
         for exp in [*diff.missing, *(e for e, _ in diff.stale)]:
             rewrite.setdefault(exp.document_id, set()).add(exp.chunk_index)
         extras = [pid for pid, _doc, _why in diff.extra]
-        if not rewrite and not extras:
-            return
-        with target.lock:
-            if extras:
-                target.delete_points(extras)
-                report.repaired["deleted"] += len(extras)
-            if rewrite:
-                points = self._points_from_rows(rewrite)
+        if extras:
+            target.delete_points(extras)
+            report.repaired["deleted"] += len(extras)
+        # One document per lock hold: queries and index writes interleave between documents.
+        for doc_id, indexes in rewrite.items():
+            with target.lock:
+                points = self._points_from_rows(doc_id, indexes)
                 target.upsert(points)
-                report.repaired["upserted"] += len(points)
+            report.repaired["upserted"] += len(points)
 
-    def _points_from_rows(self, wanted: dict[str, set[int]]) -> list:
+    def _points_from_rows(self, doc_id: str, indexes: set[int]) -> list:
         """Points rebuilt from the rows as they are now (a document that stopped being live
         since the check gets none)."""
         model = self.index.model
-        points = []
         with self.sessions() as s:
-            docs = s.execute(
-                select(Document).where(
-                    Document.id.in_(list(wanted)), Document.status == DocumentStatus.COMPLETED,
-                    Document.deleted_at.is_(None),
+            doc = s.get(Document, doc_id)
+            if doc is None or doc.status != DocumentStatus.COMPLETED or doc.deleted_at is not None:
+                return []
+            rows = s.execute(
+                select(Chunk)
+                .where(
+                    Chunk.document_id == doc.id, Chunk.generation == doc.generation,
+                    Chunk.idx.in_(sorted(indexes)), Chunk.embedding_model == model,
                 )
-            ).scalars()
-            for doc in docs:
-                rows = s.execute(
-                    select(Chunk)
-                    .where(
-                        Chunk.document_id == doc.id, Chunk.generation == doc.generation,
-                        Chunk.idx.in_(sorted(wanted[doc.id])), Chunk.embedding_model == model,
-                    )
-                    .order_by(Chunk.idx)
-                ).scalars().all()
-                points.extend(build_points(doc, list(rows), model))
-        return points
+                .order_by(Chunk.idx)
+            ).scalars().all()
+            return build_points(doc, list(rows), model)
 
 
 _FIELDS = ["document_id", "chunk_index", "generation", "tenant", "text"]

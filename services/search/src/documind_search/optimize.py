@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -91,10 +92,13 @@ class Optimizer:
                 t0 = time.perf_counter()
                 approx = idx.client.query_points(collection, query=vector, limit=self.top_k, with_payload=False)
                 latencies.append((time.perf_counter() - t0) * 1000)
-                exact = idx.client.query_points(
-                    collection, query=vector, limit=self.top_k, with_payload=False,
-                    search_params=models.SearchParams(exact=True),
-                )
+                with warnings.catch_warnings():
+                    # Local mode warns that search_params change nothing there; the notes say so.
+                    warnings.simplefilter("ignore", UserWarning)
+                    exact = idx.client.query_points(
+                        collection, query=vector, limit=self.top_k, with_payload=False,
+                        search_params=models.SearchParams(exact=True),
+                    )
             truth = {p.id for p in exact.points}
             if truth:
                 recalls.append(len(truth & {p.id for p in approx.points}) / len(truth))

@@ -134,6 +134,8 @@ class VectorIndex:
             raise ModelMismatch(f"collection dimension {stored_dim} != model dimension {self.dimension}")
 
     def upsert(self, points: list[Point]) -> None:
+        if not points:
+            return  # Qdrant refuses an empty update
         self.ensure()
         with self._lock:
             self.client.upsert(
