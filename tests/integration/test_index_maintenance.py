@@ -50,7 +50,7 @@ def qdrant_folder(stack) -> Iterator:
         worker = stack.workers[SERVICES.index("search")]
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
-    client = QdrantClient(path=str(stack.root / "data" / "qdrant"))
+    client = QdrantClient(path=stack.env.get("DOCUMIND_QDRANT_PATH") or str(stack.root / "data" / "qdrant"))
     try:
         yield client
     finally:
@@ -172,6 +172,7 @@ def add_synthetic_documents(stack, documents: int, chunks_each: int) -> None:
                     size_bytes=1, storage_key=f"synthetic/{doc_id}", status=DocumentStatus.COMPLETED,
                     generation=1, chunk_count=chunks_each,
                 ))
+                s.flush()  # chunks reference the document: no ORM relationship orders the inserts
                 vectors = rng.normal(size=(chunks_each, 384)).astype(np.float32)
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
                 s.add_all(
