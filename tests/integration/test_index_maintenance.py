@@ -185,7 +185,7 @@ def add_synthetic_documents(stack, documents: int, chunks_each: int) -> None:
         engine.dispose()
 
 
-def test_search_keeps_serving_while_a_reindex_runs(stack, docs):
+def test_search_keeps_serving_while_a_reindex_runs(stack, docs, tmp_path):
     if stack.mode == "embedded":
         pytest.skip("embedded mode: one process owns the local folder, so no second process can query "
                     "while `documind index reindex` runs; the distributed run covers concurrency")
@@ -197,6 +197,13 @@ def test_search_keeps_serving_while_a_reindex_runs(stack, docs):
     during: list[int] = []
     failures: list[str] = []
     started = time.monotonic()
+    # A document ingested during the copy: its points must reach the new collection too.
+    late_file = tmp_path / "lighthouse.txt"
+    late_file.write_text("The lighthouse keeper trimmed the lamp wick every evening before the fog rolled in.\n" * 3)
+    late: list[dict] = []
+    writer = threading.Thread(target=lambda: late.extend(stack.ingest(late_file)))
+    time.sleep(1.0)
+    writer.start()
     while reindex.poll() is None and time.monotonic() - started < 600:
         res = stack.cli("search", QUERY, "--top-k", "3", "--json", check=False)
         if res.code != 0 or not res.json()["hits"]:
@@ -204,12 +211,20 @@ def test_search_keeps_serving_while_a_reindex_runs(stack, docs):
         elif reindex.poll() is None:
             during.append(len(res.json()["hits"]))
     out, err = reindex.communicate(timeout=600)
+    writer.join(timeout=600)
     assert reindex.returncode == 0, err[-3000:]
+    assert late and late[0]["status"] == "completed", late
+    late_hits = stack.search("who trimmed the lamp wick before the fog", 1)
+    assert late_hits and late_hits[0]["document_id"] == late[0]["id"]
     assert not failures, failures
     assert len(during) >= 2, f"only {len(during)} queries overlapped the re-index ({out})"
     result = __import__("json").loads(out)
     assert result["points"] >= 100 * 150
-    assert index_cli(stack, "check").json()["clean"] is True
+    t0 = time.monotonic()
+    check = index_cli(stack, "check").json()
+    assert check["clean"] is True
+    print(f"\nreindex: {result['points']} points in {result['seconds']} s, {len(during)} queries served meanwhile, "
+          f"caught up {result['caught_up']}; check of {check['points_scanned']} points: {time.monotonic() - t0:.1f} s")
     assert stack.search(QUERY, 1)[0]["source_name"] == "tide-pools.html"
 
 
@@ -224,6 +239,7 @@ def test_optimize_reports_before_and_after(stack, docs):
         assert m["latency_p50_ms"] > 0
         assert m["recall_at_10"] == 1.0  # local mode searches exactly: reported, not assumed
     assert out["before"]["points"] == out["after"]["points"]
+    print(f"\noptimize ({stack.mode}): before {out['before']} after {out['after']}")
     assert any("ignores" in n for n in out["notes"])
     human = stack.cli("index", "optimize")
     assert "latency_p50_ms" in human.stdout and "quantization: unchanged" in human.stdout
