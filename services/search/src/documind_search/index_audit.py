@@ -20,6 +20,7 @@ from qdrant_client import models
 from sqlalchemy import select
 
 from documind.db.models import Chunk, Document, DocumentStatus
+from documind.vectors import point_id
 
 from documind_search.index_diff import (
     BatchDiff,
@@ -30,7 +31,6 @@ from documind_search.index_diff import (
     diff_orphans,
 )
 from documind_search.points import build_points
-from documind.vectors import point_id
 from documind_search.vector_index import VectorIndex
 
 
