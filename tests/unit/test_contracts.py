@@ -9,15 +9,18 @@ import pytest
 
 from documind.contracts import (
     ALL_CONTRACTS,
+    CheckIndex,
     ChunkRange,
     Contract,
     DeleteDocument,
     EmbedChunks,
     ExtractPages,
     IndexChunks,
+    OptimizeIndex,
     ProcessDocument,
     Queues,
     PruneQueryLog,
+    ReindexCollection,
     RunWatchdog,
     SearchBatch,
     SearchQuery,
@@ -38,6 +41,9 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
         "top_k": 3, "mode": "keyword", "mime_types": ["application/pdf"], "labels": ["invoice"],
         "created_since": "2026-01-01T00:00:00Z", "created_until": "2026-02-01T00:00:00Z",
     },
+    CheckIndex: {"tenant": "acme", "repair": True},
+    ReindexCollection: {},
+    OptimizeIndex: {"quantization": "scalar"},
     RunWatchdog: {"stale_after_s": 12.5},
     PruneQueryLog: {"retention_days": 7},
 }

@@ -206,6 +206,30 @@ class SearchBatch(SearchOptions):
     queries: list[BatchQuery] = Field(min_length=1, max_length=1000)
 
 
+class CheckIndex(Contract):
+    """Compare the index with the database; with ``repair`` also fix it. Result: the report."""
+
+    QUEUE = Queues.SEARCH
+    ACTOR = "search.check_index"
+
+    tenant: str | None = Field(None, min_length=1, max_length=64)
+    repair: bool = False
+
+
+class ReindexCollection(Contract):
+    """Rebuild the index into a new collection and switch the alias to it."""
+
+    QUEUE = Queues.SEARCH
+    ACTOR = "search.reindex"
+
+
+class OptimizeIndex(Contract):
+    QUEUE = Queues.SEARCH
+    ACTOR = "search.optimize_index"
+
+    quantization: Literal["scalar", "none"] | None = Field(None, description="None: leave as is")
+
+
 class RunWatchdog(Contract):
     QUEUE = Queues.MAINTENANCE
     ACTOR = "maintenance.watchdog"
@@ -231,6 +255,9 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     DeleteDocument,
     SearchQuery,
     SearchBatch,
+    CheckIndex,
+    ReindexCollection,
+    OptimizeIndex,
     RunWatchdog,
     PruneQueryLog,
 )

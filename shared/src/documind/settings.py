@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     max_backoff_ms: int = Field(60_000, ge=0)
     max_deliveries: int = Field(6, ge=1, description="receipts before dead-lettering")
     message_time_limit_s: int = Field(1800, gt=0)
+    index_maintenance_time_limit_s: int = Field(
+        6 * 3600, gt=0, description="time limit of index check/repair/reindex/optimize messages"
+    )
     message_max_age_s: int = Field(24 * 3600, gt=0)
     heartbeat_interval_s: float = Field(5.0, gt=0)
     stale_after_s: float = Field(600.0, gt=0, description="heartbeat age that marks a dead worker")

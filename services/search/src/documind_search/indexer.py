@@ -70,8 +70,11 @@ class Indexer:
 
     def _finish(self, doc_id: str, gen: int, total: int) -> None:
         rt = self.runtime
-        # The document may have shrunk since its last generation: drop points past the end.
-        self.index.delete_document(doc_id, from_index=total)
+        if self._may_have_older_points(doc_id, gen):
+            # The document may have shrunk since its last generation: drop points past the end.
+            # (A filtered delete scans the whole collection in local mode: skip it when it is
+            # certain there is nothing to drop.)
+            self.index.delete_document(doc_id, from_index=total)
         try:
             rt.status.finish_stage(doc_id, gen, StageName.INDEX)
             rt.status.complete(doc_id, gen)
@@ -82,6 +85,19 @@ class Indexer:
         if doc is not None:
             rt.metrics.time_to_searchable_seconds.observe((utcnow() - doc.created_at).total_seconds())
         get_logger("documind.search").info("document searchable", document_id=doc_id, chunks=total)
+
+    def _may_have_older_points(self, doc_id: str, gen: int) -> bool:
+        """Only a document indexed before (an earlier generation, a completion, or an earlier
+        index attempt) can have points past its current end: at generation 1 the chunk rows
+        are final before the first index message is sent. ``documind index check`` would
+        report any leftover as extra points."""
+        if gen > 1:
+            return True
+        doc = self.runtime.status.get(doc_id)
+        if doc is None or doc.completed_at is not None:
+            return True
+        index_stage = next((st for st in doc.stages if st.name == StageName.INDEX), None)
+        return index_stage is None or index_stage.attempt > 1
 
     def _is_removed(self, doc_id: str) -> bool:
         doc = self.runtime.status.get(doc_id)

@@ -10,7 +10,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from qdrant_client import QdrantClient, models
 
@@ -60,6 +60,18 @@ class Hit:
     payload: dict[str, Any]
 
 
+def versioned_name(alias: str, version: int) -> str:
+    return f"{alias}__v{version}"
+
+
+def version_of(alias: str, collection: str) -> int:
+    """The version number of ``collection`` (a legacy collection named like the alias is 1)."""
+    prefix = f"{alias}__v"
+    if collection.startswith(prefix) and collection[len(prefix):].isdigit():
+        return int(collection[len(prefix):])
+    return 1
+
+
 class VectorIndex:
     def __init__(self, client: QdrantClient, collection: str, model: str, dimension: int) -> None:
         self.client = client
@@ -69,25 +81,34 @@ class VectorIndex:
         # qdrant-client's local mode is not safe for concurrent use from worker threads.
         self._lock = threading.RLock()
         self._ready = False
+        # While a re-index copies into a new collection, every write lands there too.
+        self._shadow: VectorIndex | None = None
 
-    def ensure(self) -> None:
+    def set_shadow(self, shadow: "VectorIndex | None") -> None:
+        with self._lock:
+            self._shadow = shadow
+
+    def ensure(self, check_layout: bool = True) -> None:
+        """Create the collection (behind its alias) if missing; else check its layout and
+        model. A re-index passes ``check_layout=False``: it is how an old layout is upgraded."""
         with self._lock:
             if self._ready:
                 return
             if not self.client.collection_exists(self.collection):
-                self.client.create_collection(
-                    self.collection,
-                    vectors_config={DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)},
-                    sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-                    hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128, payload_m=16),
-                    metadata={"model": self.model, "dimension": self.dimension},
+                # A fresh deployment reads and writes through an alias from the start, so a
+                # re-index can switch it (see reindex.py).
+                target = versioned_name(self.collection, 1)
+                self.create_collection(target)
+                self.client.update_collection_aliases(
+                    change_aliases_operations=[
+                        models.CreateAliasOperation(
+                            create_alias=models.CreateAlias(collection_name=target, alias_name=self.collection)
+                        )
+                    ]
                 )
-                with warnings.catch_warnings():
-                    # Local mode ignores payload indexes (and says so); the server needs them.
-                    warnings.simplefilter("ignore", UserWarning)
-                    for name, schema in PAYLOAD_INDEXES:
-                        self.client.create_payload_index(self.collection, name, field_schema=schema)
             else:
+                if not check_layout:
+                    return  # not marked ready: ordinary reads and writes still check
                 self.check_layout()
                 self.check_model(self.model)
             self._ready = True
@@ -104,6 +125,46 @@ class VectorIndex:
                 f"{SPARSE!r} keyword vectors); re-index it into a new collection (or point "
                 f"DOCUMIND_QDRANT_COLLECTION at a new name and re-process the documents)"
             )
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every read and write; index maintenance holds it to fence writes briefly."""
+        return self._lock
+
+    def collection_params(self) -> dict[str, Any]:
+        """Everything ``create_collection`` is given, so a re-index creates its new collection
+        exactly as the service would."""
+        return {
+            "vectors_config": {DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)},
+            "sparse_vectors_config": {SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            "hnsw_config": models.HnswConfigDiff(m=16, ef_construct=128, payload_m=16),
+            "metadata": {"model": self.model, "dimension": self.dimension},
+        }
+
+    def create_collection(self, name: str) -> None:
+        with self._lock:
+            self.client.create_collection(name, **self.collection_params())
+            with warnings.catch_warnings():
+                # Local mode ignores payload indexes (and says so); the server needs them.
+                warnings.simplefilter("ignore", UserWarning)
+                for field_name, schema in PAYLOAD_INDEXES:
+                    self.client.create_payload_index(name, field_name, field_schema=schema)
+
+    def alias_target(self) -> str | None:
+        """The collection the alias points at; None when ``collection`` is a real collection
+        (a deployment from before aliases) or does not exist."""
+        with self._lock:
+            for alias in self.client.get_aliases().aliases:
+                if alias.alias_name == self.collection:
+                    return alias.collection_name
+            return None
+
+    def sibling(self, collection: str) -> "VectorIndex":
+        """The same client, model and lock, bound to another (versioned) collection."""
+        other = VectorIndex(self.client, collection, self.model, self.dimension)
+        other._lock = self._lock
+        other._ready = True
+        return other
 
     def collection_model(self) -> tuple[str | None, int | None]:
         info = self.client.get_collection(self.collection)
@@ -128,6 +189,8 @@ class VectorIndex:
         return vectors
 
     def upsert(self, points: list[Point]) -> None:
+        if not points:
+            return  # Qdrant refuses an empty update
         self.ensure()
         with self._lock:
             self.client.upsert(
@@ -135,6 +198,8 @@ class VectorIndex:
                 points=[models.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload) for p in points],
                 wait=True,
             )
+            if self._shadow is not None:
+                self._shadow.upsert(points)
 
     @staticmethod
     def _document_filter(document_id: str, from_index: int | None = None) -> models.Filter:
@@ -155,6 +220,33 @@ class VectorIndex:
                 points_selector=models.FilterSelector(filter=self._document_filter(document_id, from_index)),
                 wait=True,
             )
+            if self._shadow is not None:
+                self._shadow.delete_document(document_id, from_index)
+
+    def delete_points(self, point_ids: list[str]) -> None:
+        if not point_ids:
+            return
+        with self._lock:
+            self.client.delete(self.collection, points_selector=models.PointIdsList(points=point_ids), wait=True)
+            if self._shadow is not None:
+                self._shadow.delete_points(point_ids)
+
+    def scroll(
+        self, flt: models.Filter | None, page_size: int, fields: list[str]
+    ) -> "Iterator[tuple[str, dict[str, Any]]]":
+        """Every point matching ``flt`` with the payload ``fields``, one page in memory at a
+        time; the lock is held per page only, so writes and queries interleave."""
+        offset = None
+        while True:
+            with self._lock:
+                page, offset = self.client.scroll(
+                    self.collection, scroll_filter=flt, limit=page_size, offset=offset,
+                    with_payload=fields, with_vectors=False,
+                )
+            for p in page:
+                yield str(p.id), dict(p.payload or {})
+            if offset is None:
+                return
 
     def count(self, document_id: str | None = None) -> int:
         self.ensure()

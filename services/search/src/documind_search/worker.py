@@ -6,8 +6,18 @@ single worker process (``--processes 1``), or give it ``DOCUMIND_QDRANT_URL`` to
 from __future__ import annotations
 
 import dramatiq
+from sqlalchemy import distinct, select
 
-from documind.contracts import DeleteDocument, IndexChunks, SearchBatch, SearchQuery
+from documind.contracts import (
+    CheckIndex,
+    DeleteDocument,
+    IndexChunks,
+    OptimizeIndex,
+    ReindexCollection,
+    SearchBatch,
+    SearchQuery,
+)
+from documind.db.models import Document
 from documind.embedding import model_dimension, shared_encoder
 from documind.runtime import Runtime, boot
 from documind.settings import Settings
@@ -16,10 +26,13 @@ from documind.query_log import QueryLog
 from documind.vectors import build_qdrant_client
 
 from documind_search.cached_search import CachedSearch, Searcher
+from documind_search.index_audit import IndexAudit
 from documind_search.indexer import Indexer
 from documind_search.keywords import Bm25Params
 from documind_search.live import live_generations
+from documind_search.optimize import Optimizer
 from documind_search.query import QueryService, RetrievalSettings
+from documind_search.reindex import Reindexer
 from documind_search.recorded_search import RecordedSearch
 from documind_search.result_cache import build_result_cache
 from documind_search.vector_index import FusionMethod, SearchMode, VectorIndex
@@ -76,6 +89,7 @@ def register(runtime: Runtime) -> None:
     declare(runtime, SearchBatch, service.search_batch, store_results=True, time_limit_s=600)
     if st.search_warm_up:
         runtime.broker.add_middleware(WarmUp(service.warm_up))
+    register_maintenance(runtime, index)  # type: ignore[arg-type]
 
 
 def search_stack(runtime: Runtime, queries: Searcher) -> Searcher:
@@ -91,5 +105,41 @@ def search_stack(runtime: Runtime, queries: Searcher) -> Searcher:
     return RecordedSearch(searcher, QueryLog(runtime.sessions), runtime.metrics)
 
 
+def register_maintenance(runtime: Runtime, index: VectorIndex) -> None:
+    """Index check/repair, re-index and optimize: results go back to the caller (the CLI, or
+    a scheduler in the maintenance service)."""
+    st = runtime.settings
+    audit = IndexAudit(runtime.sessions, index, bm25_params(st))
+    reindexer = Reindexer(runtime.sessions, index, audit)
+    optimizer = Optimizer(index, None if st.qdrant_url else st.effective_qdrant_path)
+    limit = st.index_maintenance_time_limit_s
+
+    def check(work: CheckIndex) -> dict:
+        report = audit.run(tenant=work.tenant, repair=work.repair).as_dict()
+        if work.repair:
+            bump_every_tenant(runtime)
+        return report
+
+    def reindex(_work: ReindexCollection) -> dict:
+        outcome = reindexer.run()
+        bump_every_tenant(runtime)
+        return outcome
+
+    declare(runtime, CheckIndex, check, store_results=True, time_limit_s=limit)
+    declare(runtime, ReindexCollection, reindex, store_results=True, time_limit_s=limit)
+    declare(
+        runtime, OptimizeIndex, lambda work: optimizer.run(work.quantization), store_results=True,
+        time_limit_s=limit,
+    )
+
+
 def setup() -> dramatiq.Broker:
     return boot(register)
+
+
+def bump_every_tenant(runtime: Runtime) -> None:
+    """A repair or re-index may change any tenant's results: no cached answer survives it."""
+    with runtime.sessions() as s:
+        tenants = list(s.scalars(select(distinct(Document.tenant))))
+    for tenant in tenants:
+        runtime.versions.bump(tenant)

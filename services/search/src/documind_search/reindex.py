@@ -1,0 +1,133 @@
+"""``index reindex``: rebuild the index into a new versioned collection from the database and
+switch the alias to it, while search keeps serving from the old one.
+
+1. create ``<alias>__v<N+1>`` with the current settings and model;
+2. from now on every write of this process lands in both collections (the shadow), so nothing
+   written during the copy is lost;
+3. copy every live chunk from the stored embeddings (a repair of the empty collection, one
+   batch of documents at a time, each batch read and written under the index lock);
+4. catch up under the lock: documents whose state changed since the copy began are checked
+   and repaired again, and chunks of in-flight documents already written to the old
+   collection are written to the new one;
+5. switch the alias in one ``update_collection_aliases`` call (delete + create), drop the old.
+
+A deployment from before aliases has a real collection under the alias name: it is treated as
+version 1, and on the switch it is deleted and the alias created under the lock. That
+switch is not atomic for other processes on a Qdrant server (a request there can meet no
+collection for the instant between the two calls); in local mode only this process can read
+the folder, and the lock hides the gap."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from qdrant_client import models
+from sqlalchemy import select
+
+from documind.db.models import FINAL_STATUSES, Chunk, Document, utcnow
+from documind.logging import get_logger
+
+from documind_search.index_audit import IndexAudit
+from documind_search.points import build_points
+from documind_search.vector_index import VectorIndex, version_of, versioned_name
+
+FINAL = tuple(FINAL_STATUSES)
+
+
+@dataclass
+class Reindexer:
+    sessions: Any
+    index: VectorIndex
+    audit: IndexAudit
+
+    def run(self) -> dict[str, Any]:
+        idx = self.index
+        started = time.monotonic()
+        idx.ensure(check_layout=False)
+        alias = idx.collection
+        old = idx.alias_target()
+        legacy = old is None
+        old_name = old or alias
+        new_name = versioned_name(alias, version_of(alias, old_name) + 1)
+        with idx.lock:
+            if idx.client.collection_exists(new_name) and new_name != old_name:
+                idx.client.delete_collection(new_name)  # left by an interrupted re-index
+            idx.create_collection(new_name)
+        new = idx.sibling(new_name)
+        since = utcnow() - timedelta(seconds=1)
+        idx.set_shadow(new)
+        try:
+            copied = self.audit.run(repair=True, target=new)
+            with idx.lock:
+                caught_up = self._catch_up(new, since)
+                self._switch(alias, old_name, new_name, legacy)
+                idx.set_shadow(None)
+        except BaseException:
+            idx.set_shadow(None)
+            with idx.lock:
+                if idx.alias_target() != new_name and idx.client.collection_exists(new_name):
+                    idx.client.delete_collection(new_name)
+            raise
+        if not legacy:
+            with idx.lock:
+                idx.client.delete_collection(old_name)
+        result = {
+            "alias": alias,
+            "old_collection": old_name,
+            "new_collection": new_name,
+            "migrated_from_plain_collection": legacy,
+            "documents": copied.documents_checked,
+            "points_copied": copied.repaired["upserted"],
+            "caught_up": caught_up,
+            "points": new.count(),
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        get_logger("documind.search").info("re-indexed", **result)
+        return result
+
+    def _catch_up(self, new: VectorIndex, since: Any) -> dict[str, int]:
+        with self.sessions() as s:
+            touched = list(s.scalars(select(Document.id).where(Document.updated_at >= since)))
+        report = self.audit.run(repair=True, target=new, document_ids=touched) if touched else None
+        in_flight = self._in_flight_points()
+        new.upsert(in_flight)
+        return {
+            "documents_changed": len(touched),
+            "points_fixed": (report.repaired["upserted"] + report.repaired["deleted"]) if report else 0,
+            "in_flight_points": len(in_flight),
+        }
+
+    def _in_flight_points(self) -> list:
+        """Chunks of documents still being indexed that already reached the old collection."""
+        model = self.index.model
+        points = []
+        with self.sessions() as s:
+            docs = s.scalars(
+                select(Document).where(Document.status.not_in(FINAL), Document.deleted_at.is_(None))
+            )
+            for doc in docs:
+                rows = s.scalars(
+                    select(Chunk).where(
+                        Chunk.document_id == doc.id, Chunk.generation == doc.generation,
+                        Chunk.indexed_at.is_not(None), Chunk.embedding_model == model,
+                    )
+                ).all()
+                points.extend(build_points(doc, list(rows), model, self.audit.bm25))
+        return points
+
+    def _switch(self, alias: str, old_name: str, new_name: str, legacy: bool) -> None:
+        client = self.index.client
+        create = models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=new_name, alias_name=alias))
+        if legacy:
+            client.delete_collection(old_name)
+            client.update_collection_aliases(change_aliases_operations=[create])
+        else:
+            client.update_collection_aliases(
+                change_aliases_operations=[
+                    models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)),
+                    create,
+                ]
+            )
