@@ -87,7 +87,7 @@ def test_check_finds_damage_and_repair_fixes_it(stack, docs):
                                payload={**stale.payload, "generation": 0, "text": "an older text"}),
             models.PointStruct(id=past_end_id, vector=stale.vector,
                                payload={**stale.payload, "chunk_index": 999}),
-            models.PointStruct(id=foreign_id, vector=vector,
+            models.PointStruct(id=foreign_id, vector={"dense": vector},
                                payload={"tenant": "default", "document_id": foreign_doc, "chunk_index": 0,
                                         "generation": 1, "text": "not ours"}),
         ], wait=True)
@@ -125,7 +125,8 @@ def test_check_finds_damage_and_repair_fixes_it(stack, docs):
 def test_first_reindex_migrates_a_plain_collection_to_an_alias(stack, docs):
     from qdrant_client import models
 
-    # Turn the index back into what a deployment from before aliases has: a real collection.
+    # Turn the index back into what a deployment from before aliases (and before keyword
+    # vectors) has: a real collection with one unnamed dense vector.
     with qdrant_folder(stack) as client:
         target = {a.alias_name: a.collection_name for a in client.get_aliases().aliases}[ALIAS]
         info = client.get_collection(target)
@@ -135,10 +136,14 @@ def test_first_reindex_migrates_a_plain_collection_to_an_alias(stack, docs):
             ALIAS, vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE),
             metadata=info.config.metadata,
         )
-        client.upsert(ALIAS, points=[models.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points])
+        client.upsert(ALIAS, points=[
+            models.PointStruct(id=p.id, vector=p.vector["dense"], payload=p.payload) for p in points
+        ])
         assert client.get_aliases().aliases == []
 
-    assert index_cli(stack, "check").code == 0
+    # That layout is refused with the way out, and the re-index is that way out.
+    old = index_cli(stack, "check")
+    assert old.code == 1 and "re-index" in old.stderr, old.stderr
     result = index_cli(stack, "reindex")
     assert result.code == 0, result.stderr
     out = result.json()
