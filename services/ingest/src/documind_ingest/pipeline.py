@@ -32,7 +32,7 @@ from documind_ingest.fast_text import Block, batches, plain_text_elements, to_el
 from documind_ingest.page_ranges import plan_ranges
 from documind_ingest.pdf_pages import iter_pages, page_count
 from documind_ingest.range_store import clear_ranges, save_range
-from documind_ingest.renditions import render, render_chunks, store_renditions
+from documind_ingest.renditions import RenditionBuilder, render, render_chunks, store_renditions
 from documind_ingest.searchable_pdf import searchable_pdf
 from documind_ingest.validation import Validated, ZipLimits, validate_file
 
@@ -161,10 +161,14 @@ class IngestPipeline:
         status.begin_stage(doc_id, gen, StageName.EXTRACT)
         drafts: list[ChunkDraft] = []
         last_page = 0
+        rendition = RenditionBuilder() if st.renditions else None
         with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
             for batch in batches(self._blocks(path, kind), STREAM_BATCH_CHARS):
                 status.check(doc_id, gen)
-                drafts.extend(self._chunk(to_elements(batch)))
+                elements = to_elements(batch)
+                drafts.extend(self._chunk(elements))
+                if rendition is not None:
+                    rendition.add(elements)
                 last_page = max(last_page, max((b.page or 0) for b in batch))
         status.finish_stage(doc_id, gen, StageName.EXTRACT)
         status.begin_stage(doc_id, gen, StageName.CHUNK)
@@ -177,7 +181,7 @@ class IngestPipeline:
             sha256=doc.sha256, mime_type=validated.mime_type, pages=last_page or None,
         )
         described["words"] = sum(len(d.text.split()) for d in drafts)
-        rendered = render_chunks(drafts) if st.renditions else {}
+        rendered = rendition.build() if rendition is not None else {}
         self._finish(work, doc, n, rendered, {**described, "kind": kind, "ocr": False, "characters": text_chars})
         return n
 

@@ -10,20 +10,42 @@ from documind.renditions import FORMATS, rendition_key
 from documind.storage import FileStorage
 
 
-def render(elements: list[Any]) -> dict[str, bytes]:
-    from unstructured.staging.base import elements_to_json, elements_to_md, elements_to_text
+class RenditionBuilder:
+    """Renditions built batch by batch (a streamed DOCX hands its elements over in batches):
+    only the rendered text is kept, as the chunk texts are, never the element objects."""
 
-    return {
-        "json": (elements_to_json(elements, indent=2) or "[]").encode("utf-8"),
-        "md": elements_to_md(elements).encode("utf-8"),
-        "txt": elements_to_text(elements).encode("utf-8"),
-    }
+    def __init__(self) -> None:
+        self._dicts: list[dict[str, Any]] = []
+        self._md: list[str] = []
+        self._txt: list[str] = []
+
+    def add(self, elements: list[Any]) -> None:
+        from unstructured.staging.base import convert_to_dict, elements_to_md, elements_to_text
+
+        if not elements:
+            return
+        self._dicts.extend(convert_to_dict(elements))
+        self._md.append(elements_to_md(elements))
+        self._txt.append(elements_to_text(elements))
+
+    def build(self) -> dict[str, bytes]:
+        return {
+            "json": json.dumps(self._dicts, ensure_ascii=False, indent=2).encode("utf-8"),
+            "md": "\n\n".join(self._md).encode("utf-8"),
+            "txt": "\n\n".join(self._txt).encode("utf-8"),
+        }
+
+
+def render(elements: list[Any]) -> dict[str, bytes]:
+    builder = RenditionBuilder()
+    builder.add(elements)
+    return builder.build()
 
 
 def render_chunks(chunks: list[Any]) -> dict[str, bytes]:
-    """Renditions of a document extracted in page ranges or streamed (PDF, DOCX): its
-    elements are never all in memory at once, so they are built from its chunks, in order,
-    with their pages and element types."""
+    """Renditions of a document extracted in page ranges (PDF): each range's elements live
+    in another message, so they are built from the chunks, in order, with their pages and
+    element types."""
     items = [
         {"text": c.text, "page_start": c.page_start, "page_end": c.page_end,
          "element_types": list(c.element_types or [])}
