@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from documind.db.engine import SessionFactory, transaction
-from documind.db.models import Chunk, Document, DocumentStatus, Stage, StageName, StageState, utcnow
+from documind.db.models import Chunk, DocumentStatus, Stage, StageName, StageState, utcnow
 from documind.errors import Fenced
 from documind.status import StatusStore, Upload
 
