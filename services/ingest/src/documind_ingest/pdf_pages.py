@@ -1,6 +1,10 @@
 """PDF text one page at a time: pdfium's text layer (fast, ~1.4 ms a page), or Tesseract OCR
 of the rendered page when the page has (almost) no text layer. Working page by page keeps
-memory bounded by one page and lets the caller check for cancellation between pages."""
+memory bounded by one page and lets the caller check for cancellation between pages.
+
+Every pdfium call holds ``PDFIUM_LOCK`` (see ``pdfium_lock``), for the short pdfium steps only
+(open, read a page's text, render it), never across the Tesseract run or a ``yield``, so the
+worker's other threads still overlap their OCR."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Callable, Iterator
 from documind.errors import CorruptFile, EncryptedFile
 
 from documind_ingest.fast_text import Block, split_page_lines
+from documind_ingest.pdfium_lock import PDFIUM_LOCK
 from documind_ingest.text_quality import assess
 
 OCR_DPI = 300
@@ -24,7 +29,7 @@ class PageText:
 
 
 def page_count(path: Path) -> int:
-    with _open(path) as pdf:
+    with _open(path) as pdf, PDFIUM_LOCK:
         return len(pdf)
 
 
@@ -38,7 +43,8 @@ class _open:
         import pypdfium2 as pdfium
 
         try:
-            self.pdf = pdfium.PdfDocument(str(self.path))
+            with PDFIUM_LOCK:
+                self.pdf = pdfium.PdfDocument(str(self.path))
         except pdfium.PdfiumError as exc:
             if "password" in str(exc).lower():
                 raise EncryptedFile("PDF is password protected") from None
@@ -46,17 +52,24 @@ class _open:
         return self.pdf
 
     def __exit__(self, *exc: object) -> None:
-        self.pdf.close()
+        with PDFIUM_LOCK:
+            self.pdf.close()
 
 
-def ocr_page(page: object, languages: str) -> str:
-    import unstructured_pytesseract
-
+def render_page(page: object) -> object:
+    """The page as a PIL image that owns its pixels (no pdfium memory behind it), so OCR
+    can run with the lock released. Call with PDFIUM_LOCK held."""
     bitmap = page.render(scale=OCR_DPI / 72)  # type: ignore[attr-defined]
     try:
-        return unstructured_pytesseract.image_to_string(bitmap.to_pil(), lang=languages)
+        return bitmap.to_pil().copy()
     finally:
         bitmap.close()
+
+
+def ocr_image(image: object, languages: str) -> str:
+    import unstructured_pytesseract
+
+    return unstructured_pytesseract.image_to_string(image, lang=languages)
 
 
 def junk_text_layer(text: str) -> bool:
@@ -79,16 +92,22 @@ def iter_pages(
     """Pages ``first..last`` (1-based, inclusive). ``before_page(n)`` runs before each page
     (the cancellation fence: it raises to stop)."""
     with _open(path) as pdf:
-        for number in range(first, min(last, len(pdf)) + 1):
+        with PDFIUM_LOCK:
+            total = len(pdf)
+        for number in range(first, min(last, total) + 1):
             before_page(number)
-            page = pdf[number - 1]
-            try:
-                textpage = page.get_textpage()
-                text = textpage.get_text_range().replace("\x00", "")
-                textpage.close()
-                ocr = len(text.strip()) < min_chars_per_page or junk_text_layer(text)
-                if ocr:
-                    text = ocr_page(page, ocr_languages)
-            finally:
-                page.close()
+            image = None
+            with PDFIUM_LOCK:
+                page = pdf[number - 1]
+                try:
+                    textpage = page.get_textpage()
+                    text = textpage.get_text_range().replace("\x00", "")
+                    textpage.close()
+                    ocr = len(text.strip()) < min_chars_per_page or junk_text_layer(text)
+                    if ocr:
+                        image = render_page(page)
+                finally:
+                    page.close()
+            if image is not None:
+                text = ocr_image(image, ocr_languages)
             yield PageText(number, split_page_lines(text, number), ocr)

@@ -1,0 +1,36 @@
+"""One lock for every PDFium call in the process.
+
+PDFium is not thread-safe, not even across different documents: pypdfium2's docs say
+concurrent calls crash or corrupt the process, and CI saw "Failed to load page" on one PDF
+while another thread rasterized a scan. The ingest worker runs several threads, and three
+libraries call PDFium in it: our page reader (``pdf_pages``), unstructured-inference (it
+renders PDF pages for OCR) and OCRmyPDF (it rasterizes for the searchable PDF). The two
+libraries each guard their calls with a private module-level lock, which does not exclude
+the others; ``share_pdfium_lock()`` makes all three use this one."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+# Re-entrant: a generator closed early releases its document inside a locked section.
+PDFIUM_LOCK = threading.RLock()
+
+# (module, attribute) of each library's own PDFium lock, as of the pinned versions.
+LIBRARY_LOCKS = (
+    ("unstructured_inference.inference.pdf_image", "_pdfium_lock"),
+    ("ocrmypdf.builtin_plugins.pypdfium", "_pdfium_lock"),
+)
+
+
+def share_pdfium_lock() -> None:
+    """Point each library's PDFium lock at ours. Fails loudly when an upgrade renamed one,
+    rather than silently letting two threads into PDFium again."""
+    for module_name, attribute in LIBRARY_LOCKS:
+        module = importlib.import_module(module_name)
+        if not hasattr(module, attribute):
+            raise RuntimeError(
+                f"{module_name}.{attribute} is gone: check how this version serializes PDFium "
+                "calls before upgrading (see documind_ingest.pdfium_lock)"
+            )
+        setattr(module, attribute, PDFIUM_LOCK)
