@@ -72,3 +72,21 @@ def test_many_threads_read_pdfs_at_once(corpus: Path) -> None:
         t.join(120)
     assert not errors, errors
     assert [results[i] for i in range(len(files))] == [expected[f] for f in files]
+
+
+def test_ingest_worker_leaves_ocrmypdf_out_of_its_process(clean_env, tmp_path: Path) -> None:
+    """Importing OCRmyPDF patches pdfminer for the whole process (and brings its own PDFium
+    lock): the searchable PDF is made in a child process instead."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from documind_ingest import worker, pipeline, searchable_pdf; "
+        "broker = worker.setup(); broker.close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ocrmypdf'))"
+    )
+    env = dict(os.environ, DOCUMIND_DATA_DIR=str(tmp_path))  # clean_env: no other DOCUMIND_ settings
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -52,6 +52,60 @@ class Registered:
     lane: Lane = Lane.INTERACTIVE  # the lane its messages go on
 
 
+def _stage_row(s: Session, document_id: str, name: StageName) -> Stage:
+    stage = s.scalar(select(Stage).where(Stage.document_id == document_id, Stage.name == name))
+    if stage is None:
+        stage = Stage(document_id=document_id, name=name, state=StageState.PENDING, attempt=0, units_done=0)
+        s.add(stage)
+        s.flush()
+    return stage
+
+
+class StageStep:
+    """Stage changes of one document inside one guarded transaction (``StatusStore.step``)."""
+
+    def __init__(self, session: Session, document: Document) -> None:
+        self.session = session
+        self.document = document
+
+    def begin(self, name: StageName, units_total: int | None = None) -> None:
+        now = utcnow()
+        self.document.status = DocumentStatus.PROCESSING
+        self.document.stage = name
+        stage = _stage_row(self.session, self.document.id, name)
+        if stage.state != StageState.RUNNING:
+            stage.attempt += 1
+        stage.state = StageState.RUNNING
+        stage.started_at = stage.started_at or now
+        stage.heartbeat_at = now
+        stage.error = None
+        if units_total is not None:
+            stage.units_total = units_total
+
+    def finish(self, name: StageName) -> None:
+        now = utcnow()
+        stage = _stage_row(self.session, self.document.id, name)
+        stage.state = StageState.DONE
+        stage.finished_at = now
+        stage.heartbeat_at = now
+        if stage.units_total is not None:
+            stage.units_done = stage.units_total
+
+    def hand_off(self, name: StageName, units_total: int) -> None:
+        """Create the next stage as pending with its amount of work (e.g. chunks to embed)."""
+        self.document.stage = name
+        stage = _stage_row(self.session, self.document.id, name)
+        stage.state = StageState.PENDING
+        stage.units_total = units_total
+        stage.units_done = 0
+        stage.started_at = stage.finished_at = None
+        stage.heartbeat_at = utcnow()
+
+    def set(self, **values: object) -> None:
+        for key, value in values.items():
+            setattr(self.document, key, value)
+
+
 class StatusStore:
     def __init__(self, sessions: SessionFactory, versions: IndexVersions | None = None) -> None:
         self.sessions = sessions
@@ -136,52 +190,32 @@ class StatusStore:
             self.guard(s, document_id, generation)
 
     # ---- stages --------------------------------------------------------------------------
+    @contextmanager
+    def step(self, document_id: str, generation: int) -> Iterator[StageStep]:
+        """One guarded transaction for several stage changes: e.g. finish extraction and
+        begin chunking commit together, behind one fence check and one row lock. A small
+        document makes a dozen such changes; one commit each was most of ingest's database
+        time."""
+        with transaction(self.sessions) as s:
+            yield StageStep(s, self.guard(s, document_id, generation, lock=True))
+
     def begin_stage(
         self, document_id: str, generation: int, name: StageName, units_total: int | None = None
     ) -> None:
-        now = utcnow()
-        with transaction(self.sessions) as s:
-            doc = self.guard(s, document_id, generation, lock=True)
-            doc.status = DocumentStatus.PROCESSING
-            doc.stage = name
-            stage = self._stage(s, document_id, name)
-            if stage.state != StageState.RUNNING:
-                stage.attempt += 1
-            stage.state = StageState.RUNNING
-            stage.started_at = stage.started_at or now
-            stage.heartbeat_at = now
-            stage.error = None
-            if units_total is not None:
-                stage.units_total = units_total
+        with self.step(document_id, generation) as step:
+            step.begin(name, units_total)
 
     def finish_stage(self, document_id: str, generation: int, name: StageName) -> None:
-        now = utcnow()
-        with transaction(self.sessions) as s:
-            self.guard(s, document_id, generation, lock=True)
-            stage = self._stage(s, document_id, name)
-            stage.state = StageState.DONE
-            stage.finished_at = now
-            stage.heartbeat_at = now
-            if stage.units_total is not None:
-                stage.units_done = stage.units_total
+        with self.step(document_id, generation) as step:
+            step.finish(name)
 
     def hand_off(self, document_id: str, generation: int, name: StageName, units_total: int) -> None:
-        """Create the next stage as pending with its amount of work (e.g. chunks to embed)."""
-        with transaction(self.sessions) as s:
-            doc = self.guard(s, document_id, generation, lock=True)
-            doc.stage = name
-            stage = self._stage(s, document_id, name)
-            stage.state = StageState.PENDING
-            stage.units_total = units_total
-            stage.units_done = 0
-            stage.started_at = stage.finished_at = None
-            stage.heartbeat_at = utcnow()
+        with self.step(document_id, generation) as step:
+            step.hand_off(name, units_total)
 
     def update_document(self, document_id: str, generation: int, **values: object) -> None:
-        with transaction(self.sessions) as s:
-            doc = self.guard(s, document_id, generation, lock=True)
-            for key, value in values.items():
-                setattr(doc, key, value)
+        with self.step(document_id, generation) as step:
+            step.set(**values)
 
     def set_progress(self, document_id: str, name: StageName, done: int, total: int | None = None) -> None:
         values: dict[str, object] = {"units_done": done, "heartbeat_at": utcnow()}
@@ -220,15 +254,6 @@ class StatusStore:
         finally:
             stop.set()
             thread.join(timeout=interval_s + 1)
-
-    @staticmethod
-    def _stage(s: Session, document_id: str, name: StageName) -> Stage:
-        stage = s.scalar(select(Stage).where(Stage.document_id == document_id, Stage.name == name))
-        if stage is None:
-            stage = Stage(document_id=document_id, name=name, state=StageState.PENDING, attempt=0, units_done=0)
-            s.add(stage)
-            s.flush()
-        return stage
 
     # ---- final states --------------------------------------------------------------------
     def fail(self, document_id: str, reason: str, *, generation: int | None = None) -> bool:

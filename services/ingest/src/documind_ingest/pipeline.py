@@ -77,18 +77,20 @@ class IngestPipeline:
                 path, max_bytes=st.max_file_bytes, source_name=doc.source_name,
                 zip_limits=ZipLimits(st.zip_max_uncompressed_bytes, st.zip_max_ratio),
             )
-            status.update_document(doc_id, gen, mime_type=validated.mime_type)
-            status.finish_stage(doc_id, gen, StageName.VALIDATE)
+            pages = page_count(path) if validated.kind == "pdf" else None
+            with status.step(doc_id, gen) as step:
+                step.set(mime_type=validated.mime_type)
+                step.finish(StageName.VALIDATE)
+                step.begin(StageName.EXTRACT, units_total=pages)
             self._timed(StageName.VALIDATE, t)
 
-            if validated.kind == "pdf":
-                return self._split_into_ranges(work, validated, page_count(path))
+            if pages is not None:
+                return self._split_into_ranges(work, pages)
 
             if validated.kind == "docx":
                 return self._stream(work, doc, path, validated)
 
             t = time.monotonic()
-            status.begin_stage(doc_id, gen, StageName.EXTRACT)
             with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
                 if validated.kind == "txt":
                     extraction = Extraction(plain_text_elements(path, validated.encoding), ocr_used=False, pages=None)
@@ -105,14 +107,17 @@ class IngestPipeline:
                     sha256=doc.sha256, mime_type=validated.mime_type, pages=extraction.pages,
                 )
                 scan_pdf = (
-                    searchable_pdf(path, validated.kind, ocr_languages=st.ocr_languages)
+                    searchable_pdf(
+                        path, validated.kind, ocr_languages=st.ocr_languages, pages=extraction.pages or 1
+                    )
                     if extraction.ocr_used and st.renditions and st.searchable_pdf else None
                 )
-        status.finish_stage(doc_id, gen, StageName.EXTRACT)
+        with status.step(doc_id, gen) as step:
+            step.finish(StageName.EXTRACT)
+            step.begin(StageName.CHUNK)
         self._timed(StageName.EXTRACT, t)
 
         t = time.monotonic()
-        status.begin_stage(doc_id, gen, StageName.CHUNK)
         with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
             drafts = self._chunk(extraction.elements)
         self._timed(StageName.CHUNK, t)
@@ -137,15 +142,17 @@ class IngestPipeline:
             if rendered else {}
         )
         try:
-            status.update_document(doc_id, gen, chunk_count=n, metadata_={**metadata, "renditions": renditions})
+            with status.step(doc_id, gen) as step:
+                step.set(chunk_count=n, metadata_={**metadata, "renditions": renditions})
+                step.finish(StageName.CHUNK)
+                step.hand_off(StageName.EMBED, units_total=n)
         except Fenced:
             # Deleted, cancelled or superseded meanwhile: nobody will ever read these.
             delete_renditions({"renditions": renditions}, rt.storage)
             raise
         # A re-process leaves the previous generation's renditions behind: drop them.
         delete_renditions(doc.metadata_, rt.storage, keep=set(renditions.values()))
-        status.finish_stage(doc_id, gen, StageName.CHUNK)
-        self._hand_off(work, n)
+        self._send_embed_work(work, n)
         get_logger("documind.ingest").info(
             "document chunked", document_id=doc_id, chunks=n, kind=metadata.get("kind"), ocr=metadata.get("ocr")
         )
@@ -158,7 +165,6 @@ class IngestPipeline:
         rt, st, status = self.runtime, self.runtime.settings, self.runtime.status
         doc_id, gen, kind = work.document_id, work.generation, validated.kind
         t = time.monotonic()
-        status.begin_stage(doc_id, gen, StageName.EXTRACT)
         drafts: list[ChunkDraft] = []
         last_page = 0
         rendition = RenditionBuilder() if st.renditions else None
@@ -170,8 +176,9 @@ class IngestPipeline:
                 if rendition is not None:
                     rendition.add(elements)
                 last_page = max(last_page, max((b.page or 0) for b in batch))
-        status.finish_stage(doc_id, gen, StageName.EXTRACT)
-        status.begin_stage(doc_id, gen, StageName.CHUNK)
+        with status.step(doc_id, gen) as step:
+            step.finish(StageName.EXTRACT)
+            step.begin(StageName.CHUNK)
         self._timed(StageName.EXTRACT, t)
         text_chars = sum(len(d.text) for d in drafts)
         self._require_text(text_chars, False)
@@ -193,11 +200,11 @@ class IngestPipeline:
             raise CorruptFile(f"could not read {kind} file: {exc}") from None
 
     # ---- page ranges ---------------------------------------------------------------------
-    def _split_into_ranges(self, work: ProcessDocument, validated: Validated, total_pages: int) -> int:
+    def _split_into_ranges(self, work: ProcessDocument, total_pages: int) -> int:
+        """The EXTRACT stage has begun with ``total_pages`` units: send one message per range."""
         rt, status = self.runtime, self.runtime.status
         doc_id, gen = work.document_id, work.generation
         ranges = plan_ranges(total_pages, rt.settings.ingest_pages_per_range)
-        status.begin_stage(doc_id, gen, StageName.EXTRACT, units_total=total_pages)
         status.set_progress(doc_id, StageName.EXTRACT, 0, total_pages)
         clear_ranges(rt.sessions, doc_id, gen)  # a re-driven document starts its ranges afresh
         for first, last in ranges:
@@ -241,8 +248,9 @@ class IngestPipeline:
             return len(drafts)
         # This call landed the last range: the document's chunks are numbered and stored.
         n = landing.assembled
-        status.finish_stage(doc_id, gen, StageName.EXTRACT)
-        status.begin_stage(doc_id, gen, StageName.CHUNK, units_total=n)
+        with status.step(doc_id, gen) as step:
+            step.finish(StageName.EXTRACT)
+            step.begin(StageName.CHUNK, units_total=n)
         self._require_text(landing.characters, landing.ocr_pages > 0)
         chunks = read_chunks(rt.sessions, doc_id, gen)
         scanned = landing.ocr_pages == work.total_pages <= SEARCHABLE_PDF_MAX_PAGES
@@ -252,7 +260,7 @@ class IngestPipeline:
                 sha256=doc.sha256, mime_type=doc.mime_type or "application/pdf", pages=work.total_pages,
             )
             scan_pdf = (
-                searchable_pdf(path, "pdf", ocr_languages=st.ocr_languages)
+                searchable_pdf(path, "pdf", ocr_languages=st.ocr_languages, pages=work.total_pages)
                 if scanned and st.renditions and st.searchable_pdf else None
             )
         rendered = render_chunks(chunks) if st.renditions else {}
@@ -283,11 +291,11 @@ class IngestPipeline:
         )
         raise NoTextExtracted(what + (" (OCR found none)" if ocr_used and not text_chars else ""))
 
-    def _hand_off(self, work, n: int) -> None:  # noqa: ANN001
+    def _send_embed_work(self, work, n: int) -> None:  # noqa: ANN001
+        """After the EMBED stage is handed off (committed): its work, in messages."""
         rt = self.runtime
         doc_id, gen = work.document_id, work.generation
         rt.metrics.chunks_processed.labels("chunk").inc(n)
-        rt.status.hand_off(doc_id, gen, StageName.EMBED, units_total=n)
         step = rt.settings.embed_chunks_per_message
         for start in range(0, n, step):
             rt.bus.send(EmbedChunks(

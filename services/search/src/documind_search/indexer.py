@@ -76,8 +76,7 @@ class Indexer:
             # certain there is nothing to drop.)
             self.index.delete_document(doc_id, from_index=total)
         try:
-            rt.status.finish_stage(doc_id, gen, StageName.INDEX)
-            rt.status.complete(doc_id, gen)
+            rt.status.complete(doc_id, gen)  # finishes the INDEX stage with the document
         except Fenced:
             return  # a twin delivery completed it first, or it was deleted meanwhile
         doc = rt.status.get(doc_id)
