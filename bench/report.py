@@ -169,6 +169,8 @@ def markdown(res: dict[str, Any], plots: list[str]) -> str:
     for name, r in m.items():
         lines += [f"### {name}", "", f"status **{r.get('status')}**, {fmt(r.get('wall_s'))} s, load average "
                   f"{r.get('load_average_before')} -> {r.get('load_average_after')}", ""]
+        if r.get("separate_run"):
+            lines += [_separate_run(r["separate_run"]), ""]
         if r.get("error"):
             lines += ["```", str(r["error"])[:3000], "```", ""]
         lines += _details(name, r)
@@ -176,6 +178,17 @@ def markdown(res: dict[str, Any], plots: list[str]) -> str:
             lines += [_notes(r), ""]
     lines += ["## Parameters", "", "```", *(f"{k} = {v}" for k, v in res.get("parameters", {}).items()), "```", ""]
     return "\n".join(lines)
+
+
+def _separate_run(origin: Any) -> str:
+    """A measurement merged in from another run (``bench.run --merge``) says which."""
+    if not isinstance(origin, dict):
+        return f"Measured in a separate run: {origin}"
+    changed = f", parameters changed: {' '.join(origin['parameter_overrides'])}" if origin.get(
+        "parameter_overrides") else ""
+    return (f"Measured in a separate run (merged): commit {origin.get('git_commit')}"
+            f"{' (uncommitted changes)' if origin.get('git_dirty') else ''}, started {origin.get('started_at')}, "
+            f"load average at start {origin.get('load_average_start')}{changed}.")
 
 
 def _details(name: str, r: dict[str, Any]) -> list[str]:

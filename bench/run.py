@@ -3,7 +3,8 @@
 Runs each measurement in turn, every one next to a baseline measured in the same run, and
 writes ``<mode>.json``, ``<mode>.md`` and plots. A complete run writes to ``bench/results/``;
 a run with ``--only`` writes to ``bench/out/`` (scratch, git-ignored) unless ``--out`` says
-otherwise. A measurement that fails is reported with its error; the others still run.
+otherwise, and with ``--merge`` also puts its measurements into ``bench/results/<mode>.json``
+(so a full run can be finished across sessions; each merged measurement names its own run). A measurement that fails is reported with its error; the others still run.
 See bench/README.md."""
 
 from __future__ import annotations
@@ -155,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="output folder (default: bench/results, or bench/out with --only)")
     ap.add_argument("--set", nargs="+", default=[], metavar="KEY=JSON",
                     help="override a parameter of the mode, e.g. --set scaling_sizes=[500,1000] scifact_docs=300")
+    ap.add_argument("--merge", action="store_true",
+                    help="also merge this run's measurements into bench/results/<mode>.json and re-render "
+                         "its report (finish a full run in parts; each merged measurement records its run)")
     args = ap.parse_args(argv)
+    merge_target = RESULTS / f"{'quick' if args.quick else 'full'}.json"
+    if args.merge and not merge_target.exists():
+        ap.error(f"--merge: {merge_target} does not exist; run the whole mode once first")
 
     install_signal_handlers()
     mode = "quick" if args.quick else "full"
@@ -223,10 +230,32 @@ def main(argv: list[str] | None = None) -> int:
     results["load_average_end"] = load_average()
     _write(results, out_dir, mode, final=True)
     log(f"done in {results['wall_s']} s: {out_dir / (mode + '.md')}")
+    if args.merge:
+        merge_into(merge_target, results, overrides=args.set)
+        log(f"merged {', '.join(results['measurements'])} into {merge_target}")
     failed = [n for n, r in results["measurements"].items() if r.get("status") == "error"]
     if failed:
         log(f"failed measurements: {', '.join(failed)}")
     return 0
+
+
+def merge_into(target: Path, run: dict[str, Any], *, overrides: list[str]) -> None:
+    """Replace ``target``'s measurements by this run's, each marked with the run it came
+    from (commit, start, changed parameters), and re-render the target's report."""
+    merged = json.loads(target.read_text())
+    if merged.get("mode") != run["mode"]:
+        raise SystemExit(f"--merge: {target} is a {merged.get('mode')} run, this one is {run['mode']}")
+    env = run["environment"]
+    origin = {
+        "started_at": run["started_at"], "git_commit": env.get("git_commit"), "git_dirty": env.get("git_dirty"),
+        "parameter_overrides": overrides, "load_average_start": run.get("load_average_start"),
+    }
+    measurements = dict(merged.get("measurements", {}))
+    for name, res in run["measurements"].items():
+        measurements[name] = {**res, "separate_run": origin}
+    merged["measurements"] = {n: measurements[n] for n in NAMES if n in measurements}
+    merged.setdefault("merged_runs", []).append({**origin, "measurements": list(run["measurements"])})
+    _write(merged, target.parent, merged["mode"], final=True)
 
 
 def _write(results: dict[str, Any], out_dir: Path, mode: str, final: bool) -> None:
