@@ -101,6 +101,12 @@ class StageStep:
         stage.started_at = stage.finished_at = None
         stage.heartbeat_at = utcnow()
 
+    def progress(self, name: StageName, done: int, total: int) -> None:
+        stage = _stage_row(self.session, self.document.id, name)
+        stage.units_done = done
+        stage.units_total = total
+        stage.heartbeat_at = utcnow()
+
     def set(self, **values: object) -> None:
         for key, value in values.items():
             setattr(self.document, key, value)

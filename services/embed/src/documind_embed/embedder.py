@@ -11,11 +11,9 @@ import numpy as np
 from sqlalchemy import bindparam, func, select, update
 
 from documind.contracts import EmbedChunks, IndexChunks
-from documind.db.engine import transaction
 from documind.db.models import Chunk, StageName, utcnow
 from documind.embedding import Encoder
 from documind.runtime import Runtime
-from documind.status import StatusStore
 
 SERVICE = "embed"
 
@@ -44,14 +42,11 @@ class ChunkEmbedder:
                 )
                 .order_by(Chunk.idx)
             ).all()
+        vectors = None
         if rows:
             with rt.status.heartbeat(doc_id, StageName.EMBED, rt.settings.heartbeat_interval_s):
                 vectors = self.encoder.encode([text for _, text in rows])
-            self._store(doc_id, gen, [cid for cid, _ in rows], vectors, model)
-        done, total = self._progress(doc_id, gen, model)
-        rt.status.set_progress(doc_id, StageName.EMBED, done, total)
-        if done >= total:
-            rt.status.finish_stage(doc_id, gen, StageName.EMBED)
+        self._store(doc_id, gen, [cid for cid, _ in rows], vectors, model)
         rt.metrics.stage_seconds.labels(SERVICE, "embed").observe(time.monotonic() - started)
         rt.metrics.chunks_processed.labels("embed").inc(len(rows))
         rt.bus.send(
@@ -59,24 +54,22 @@ class ChunkEmbedder:
         )
         return len(rows)
 
-    def _store(self, doc_id: str, gen: int, ids: list[str], vectors: np.ndarray, model: str) -> None:
+    def _store(self, doc_id: str, gen: int, ids: list[str], vectors: np.ndarray | None, model: str) -> None:
+        """Behind the fence, in one transaction: the vectors onto their chunk rows, the stage's
+        progress, and the stage finished when this range was the last."""
         table = Chunk.__table__
         stmt = (
             update(table)
             .where(table.c.id == bindparam("cid"))
             .values(embedding=bindparam("vec"), embedding_model=model, embedded_at=utcnow())
         )
-        with transaction(self.runtime.sessions) as s:
-            StatusStore.guard(s, doc_id, gen, lock=True)
-            s.execute(stmt, [{"cid": cid, "vec": vec.tobytes()} for cid, vec in zip(ids, vectors)])
-
-    def _progress(self, doc_id: str, gen: int, model: str) -> tuple[int, int]:
-        with self.runtime.sessions() as s:
-            total = s.scalar(select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen))
-            done = s.scalar(
-                select(func.count()).where(
-                    Chunk.document_id == doc_id, Chunk.generation == gen, Chunk.embedding_model == model
-                )
-            )
-        return int(done or 0), int(total or 0)
-
+        with self.runtime.status.step(doc_id, gen) as step:
+            s = step.session
+            if ids and vectors is not None:
+                s.execute(stmt, [{"cid": cid, "vec": vec.tobytes()} for cid, vec in zip(ids, vectors)])
+            base = select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
+            total = int(s.scalar(base) or 0)
+            done = int(s.scalar(base.where(Chunk.embedding_model == model)) or 0)
+            step.progress(StageName.EMBED, done, total)
+            if done >= total:
+                step.finish(StageName.EMBED)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from documind.contracts import DeleteDocument, IndexChunks
-from documind.db.engine import transaction
 from documind.db.models import Chunk, Document, DocumentStatus, StageName, utcnow
 from documind.errors import Fenced
 from documind.logging import get_logger
@@ -38,7 +37,8 @@ class Indexer:
         rt.status.begin_stage(doc_id, gen, StageName.INDEX)
         with rt.sessions() as s:
             doc = StatusStore.guard(s, doc_id, gen)
-            tenant = doc.tenant
+            tenant, created_at = doc.tenant, doc.created_at
+            may_have_older = may_have_older_points(doc, gen)
             rows = s.execute(
                 select(Chunk)
                 .where(
@@ -53,24 +53,22 @@ class Indexer:
             self.index.upsert(points)
             rt.versions.bump(tenant)  # the tenant's index changed: cached answers are void
         try:
-            rt.status.check(doc_id, gen)
+            done, total = self._record_indexed(doc_id, gen, [c.id for c in rows])
         except Fenced:
             # Deleted or cancelled (or superseded) while we wrote: take our points back out.
             if self._is_removed(doc_id):
                 self.index.delete_document(doc_id)
             raise
-        self._mark_indexed(doc_id, gen, [c.id for c in rows])
-        done, total = self._progress(doc_id, gen)
-        rt.status.set_progress(doc_id, StageName.INDEX, done, total)
         rt.metrics.stage_seconds.labels(SERVICE, "index").observe(time.monotonic() - started)
         rt.metrics.chunks_processed.labels("index").inc(len(points))
-        if done >= total:
-            self._finish(doc_id, gen, total)
+        if done >= total and self._finish(doc_id, gen, total, may_have_older=may_have_older):
+            rt.metrics.time_to_searchable_seconds.observe((utcnow() - created_at).total_seconds())
         return len(points)
 
-    def _finish(self, doc_id: str, gen: int, total: int) -> None:
+    def _finish(self, doc_id: str, gen: int, total: int, *, may_have_older: bool) -> bool:
+        """The last range is indexed: complete the document. True for the call that did."""
         rt = self.runtime
-        if self._may_have_older_points(doc_id, gen):
+        if may_have_older:
             # The document may have shrunk since its last generation: drop points past the end.
             # (A filtered delete scans the whole collection in local mode: skip it when it is
             # certain there is nothing to drop.)
@@ -78,43 +76,28 @@ class Indexer:
         try:
             rt.status.complete(doc_id, gen)  # finishes the INDEX stage with the document
         except Fenced:
-            return  # a twin delivery completed it first, or it was deleted meanwhile
-        doc = rt.status.get(doc_id)
+            return False  # a twin delivery completed it first, or it was deleted meanwhile
         rt.metrics.documents_finished.labels("completed").inc()
-        if doc is not None:
-            rt.metrics.time_to_searchable_seconds.observe((utcnow() - doc.created_at).total_seconds())
         get_logger("documind.search").info("document searchable", document_id=doc_id, chunks=total)
-
-    def _may_have_older_points(self, doc_id: str, gen: int) -> bool:
-        """Only a document indexed before (an earlier generation, a completion, or an earlier
-        index attempt) can have points past its current end: at generation 1 the chunk rows
-        are final before the first index message is sent. ``documind index check`` would
-        report any leftover as extra points."""
-        if gen > 1:
-            return True
-        doc = self.runtime.status.get(doc_id)
-        if doc is None or doc.completed_at is not None:
-            return True
-        index_stage = next((st for st in doc.stages if st.name == StageName.INDEX), None)
-        return index_stage is None or index_stage.attempt > 1
+        return True
 
     def _is_removed(self, doc_id: str) -> bool:
         doc = self.runtime.status.get(doc_id)
         return doc is None or doc.deleted_at is not None or doc.status is DocumentStatus.CANCELLED
 
-    def _mark_indexed(self, doc_id: str, gen: int, ids: list[str]) -> None:
-        if not ids:
-            return
-        with transaction(self.runtime.sessions) as s:
-            StatusStore.guard(s, doc_id, gen, lock=True)
-            s.execute(update(Chunk).where(Chunk.id.in_(ids)).values(indexed_at=utcnow()))
-
-    def _progress(self, doc_id: str, gen: int) -> tuple[int, int]:
-        with self.runtime.sessions() as s:
+    def _record_indexed(self, doc_id: str, gen: int, ids: list[str]) -> tuple[int, int]:
+        """Behind the fence, re-checked after the upsert (a delete that raced it raises Fenced
+        here): mark the chunks indexed and record the stage's progress, in one transaction.
+        Returns (chunks indexed, chunks of the document)."""
+        with self.runtime.status.step(doc_id, gen) as step:
+            s = step.session
+            if ids:
+                s.execute(update(Chunk).where(Chunk.id.in_(ids)).values(indexed_at=utcnow()))
             base = select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
-            total = s.scalar(base)
-            done = s.scalar(base.where(Chunk.indexed_at.is_not(None)))
-        return int(done or 0), int(total or 0)
+            total = int(s.scalar(base) or 0)
+            done = int(s.scalar(base.where(Chunk.indexed_at.is_not(None))) or 0)
+            step.progress(StageName.INDEX, done, total)
+        return done, total
 
     def delete_document(self, work: DeleteDocument) -> dict:
         with self.runtime.sessions() as s:
@@ -129,3 +112,14 @@ class Indexer:
         if tenant is not None:
             self.runtime.versions.bump(tenant)
         return {"document_id": work.document_id, "points_removed": before}
+
+
+def may_have_older_points(doc: Document, gen: int) -> bool:
+    """Only a document indexed before (an earlier generation, a completion, or an earlier
+    index attempt) can have points past its current end: at generation 1 the chunk rows
+    are final before the first index message is sent. ``documind index check`` would
+    report any leftover as extra points. ``doc`` is read after this pass began its stage."""
+    if gen > 1 or doc.completed_at is not None:
+        return True
+    index_stage = next((st for st in doc.stages if st.name == StageName.INDEX), None)
+    return index_stage is None or index_stage.attempt > 1
