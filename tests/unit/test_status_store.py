@@ -199,6 +199,37 @@ def test_begin_and_finish_stage(store: StatusStore, sessions: SessionFactory) ->
     assert st.finished_at is not None
 
 
+
+def test_step_commits_several_stage_changes_together(store: StatusStore, sessions: SessionFactory) -> None:
+    reg = store.register(upload())
+    store.begin_stage(reg.document_id, 1, StageName.CHUNK)
+    with store.step(reg.document_id, 1) as step:
+        step.set(chunk_count=7)
+        step.finish(StageName.CHUNK)
+        step.hand_off(StageName.EMBED, units_total=7)
+        step.progress(StageName.EMBED, 0, 7)
+    doc = store.get(reg.document_id)
+    assert doc is not None and (doc.chunk_count, doc.stage) == (7, StageName.EMBED)
+    chunk = stage_row(sessions, reg.document_id, StageName.CHUNK)
+    embed = stage_row(sessions, reg.document_id, StageName.EMBED)
+    assert chunk is not None and chunk.state is StageState.DONE
+    assert embed is not None and (embed.state, embed.units_done, embed.units_total) == (StageState.PENDING, 0, 7)
+
+
+def test_step_is_all_or_nothing(store: StatusStore, sessions: SessionFactory) -> None:
+    reg = store.register(upload())
+    store.begin_stage(reg.document_id, 1, StageName.EXTRACT)
+    with pytest.raises(RuntimeError), store.step(reg.document_id, 1) as step:
+        step.finish(StageName.EXTRACT)
+        step.begin(StageName.CHUNK)
+        raise RuntimeError("the worker failed between two changes")
+    assert stage_row(sessions, reg.document_id, StageName.EXTRACT).state is StageState.RUNNING  # type: ignore[union-attr]
+    assert stage_row(sessions, reg.document_id, StageName.CHUNK) is None
+    # And behind the fence: a deleted document takes no stage change at all.
+    store.mark_deleted(reg.document_id)
+    with pytest.raises(Fenced), store.step(reg.document_id, 1) as step:
+        step.finish(StageName.EXTRACT)
+
 # ---- final states ------------------------------------------------------------------------
 
 
