@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import OFFLINE, WARMUP_TEXT, model_path
+from bench.common import OFFLINE, WARMUP_TEXT, model_path, peak_rss_mb
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".heic"}
 
@@ -137,7 +137,7 @@ class Pipeline:
             "totals": {k: round(v, 3) for k, v in totals.items()},
             "chunks": sum(d["chunks"] for d in docs),
             "cpu_s": round(_cpu() - cpu0, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": peak_rss_mb(),
         }
 
     def search(self, spec: dict[str, Any], top_k: int) -> dict[str, Any]:

@@ -127,6 +127,16 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+def peak_rss_mb() -> float:
+    """Peak RSS of this process's own address space (VmHWM). Not ``ru_maxrss``: Linux carries
+    that across exec, so a child of a large bench process would report its parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def utcnow_naive() -> datetime:
     """The database's convention: naive UTC."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

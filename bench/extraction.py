@@ -3,7 +3,7 @@ splitter; PDF page text with pdfium in page ranges) against unstructured's defau
 (``partition(filename=...)``) on the largest text and PDF of the corpus.
 
 Each reading runs in a fresh process (``python -m bench.extraction PROBE FILE``), so its peak
-RSS (``ru_maxrss``) is its own; the import cost is measured and reported apart (``import_s``,
+RSS (VmHWM: ``ru_maxrss`` would carry the parent's peak across exec) is its own; the import cost is measured and reported apart (``import_s``,
 ``rss_after_import_mb``). Text kept: the word multiset of our elements against
 unstructured's (``recall`` = share of unstructured's words that our output also has, with
 multiplicity, words = runs of word characters; ``extra`` = share of our words unstructured does not have). Quick mode cuts the
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import CORPUS, Context, base_env, log, ratio, scratch_dir
+from bench.common import CORPUS, Context, base_env, log, peak_rss_mb, ratio, scratch_dir
 
 BOOK = "book-war-and-peace-1225p.txt"
 MANUAL = "DA-619p.pdf"
@@ -31,10 +30,6 @@ PAGES_PER_RANGE = 25
 # Pages of the generated scan (OCR costs ~5 s a page on each side here).
 SCAN_PAGES_QUICK = 3
 SCAN_PAGES_FULL = 10
-
-
-def _rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 class _Summary:
@@ -61,7 +56,7 @@ def probe(kind: str, path: Path, words_out: Path) -> dict[str, Any]:
         from documind_ingest.pdf_pages import iter_pages, page_count
         import unstructured.documents.elements  # noqa: F401 - what to_elements imports
     import_s = time.perf_counter() - t
-    rss_import = _rss_mb()
+    rss_import = peak_rss_mb()
     t = time.perf_counter()
     range_peaks: list[float] = []
     kept: Counter = Counter()
@@ -83,7 +78,7 @@ def probe(kind: str, path: Path, words_out: Path) -> dict[str, Any]:
             range_elements = to_elements(blocks)
             kept.update(w for e in range_elements for w in re.findall(r"\w+", e.text or ""))
             elements.extend(_Summary(type(e).__name__, e.metadata.page_number) for e in range_elements)
-            range_peaks.append(_rss_mb())
+            range_peaks.append(peak_rss_mb())
     elif kind == "ours-docx":
         # As the worker does it: streamed, turned into elements one batch at a time. Only
         # the words are kept, as the worker keeps only chunk texts.
@@ -92,7 +87,7 @@ def probe(kind: str, path: Path, words_out: Path) -> dict[str, Any]:
             batch_elements = to_elements(batch)
             kept.update(w for e in batch_elements for w in re.findall(r"\w+", e.text or ""))
             elements.extend(_Summary(type(e).__name__, e.metadata.page_number) for e in batch_elements)
-            range_peaks.append(_rss_mb())
+            range_peaks.append(peak_rss_mb())
     else:
         raise SystemExit(f"unknown probe {kind}")
     seconds = time.perf_counter() - t
@@ -103,7 +98,7 @@ def probe(kind: str, path: Path, words_out: Path) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "import_s": round(import_s, 2),
         "rss_after_import_mb": rss_import,
-        "peak_rss_mb": _rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "elements": len(elements),
         "element_types": dict(Counter(_type_name(e) for e in elements)),
         "titles": sum(1 for e in elements if _type_name(e) == "Title"),
