@@ -4,7 +4,8 @@ Runs each measurement in turn, every one next to a baseline measured in the same
 writes ``<mode>.json``, ``<mode>.md`` and plots. A complete run writes to ``bench/results/``;
 a run with ``--only`` writes to ``bench/out/`` (scratch, git-ignored) unless ``--out`` says
 otherwise, and with ``--merge`` also puts its measurements into ``bench/results/<mode>.json``
-(so a full run can be finished across sessions; each merged measurement names its own run). A measurement that fails is reported with its error; the others still run.
+(so a full run can be finished across sessions; each merged measurement names its own run).
+A measurement that fails is reported with its error; the others still run.
 See bench/README.md."""
 
 from __future__ import annotations
