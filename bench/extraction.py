@@ -3,8 +3,8 @@ splitter; PDF page text with pdfium in page ranges) against unstructured's defau
 (``partition(filename=...)``) on the largest text and PDF of the corpus.
 
 Each reading runs in a fresh process (``python -m bench.extraction PROBE FILE``), so its peak
-RSS (VmHWM: ``ru_maxrss`` would carry the parent's peak across exec) is its own; the import cost is measured and reported apart (``import_s``,
-``rss_after_import_mb``). Text kept: the word multiset of our elements against
+RSS (VmHWM: ``ru_maxrss`` would carry the parent's peak across exec) is its own; the import
+cost is measured and reported apart (``import_s``, ``rss_after_import_mb``). Text kept: the word multiset of our elements against
 unstructured's (``recall`` = share of unstructured's words that our output also has, with
 multiplicity, words = runs of word characters; ``extra`` = share of our words unstructured does not have). Quick mode cuts the
 inputs (first 10 % of the book, the manual's first 60 pages) and skips the 872-page DOCX.

@@ -65,7 +65,7 @@ class ChunkEmbedder:
         )
         with self.runtime.status.step(doc_id, gen) as step:
             s = step.session
-            if ids and vectors is not None:
+            if vectors is not None:
                 s.execute(stmt, [{"cid": cid, "vec": vec.tobytes()} for cid, vec in zip(ids, vectors)])
             base = select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
             total = int(s.scalar(base) or 0)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 import threading
 
-# Re-entrant: a generator closed early releases its document inside a locked section.
+# Re-entrant: a thread already inside a locked section (ours or the library's) may call a
+# helper that takes it again without deadlocking on itself.
 PDFIUM_LOCK = threading.RLock()
 
 # (module, attribute) of each library's own PDFium lock, as of the pinned versions.

@@ -82,6 +82,8 @@ class IngestPipeline:
                 step.set(mime_type=validated.mime_type)
                 step.finish(StageName.VALIDATE)
                 step.begin(StageName.EXTRACT, units_total=pages)
+                if pages is not None:
+                    step.progress(StageName.EXTRACT, 0, pages)  # a re-driven PDF counts pages afresh
             self._timed(StageName.VALIDATE, t)
 
             if pages is not None:
@@ -201,11 +203,10 @@ class IngestPipeline:
 
     # ---- page ranges ---------------------------------------------------------------------
     def _split_into_ranges(self, work: ProcessDocument, total_pages: int) -> int:
-        """The EXTRACT stage has begun with ``total_pages`` units: send one message per range."""
-        rt, status = self.runtime, self.runtime.status
+        """The EXTRACT stage has begun at 0 of ``total_pages``: send one message per range."""
+        rt = self.runtime
         doc_id, gen = work.document_id, work.generation
         ranges = plan_ranges(total_pages, rt.settings.ingest_pages_per_range)
-        status.set_progress(doc_id, StageName.EXTRACT, 0, total_pages)
         clear_ranges(rt.sessions, doc_id, gen)  # a re-driven document starts its ranges afresh
         for first, last in ranges:
             rt.bus.send(ExtractPages(
