@@ -19,16 +19,19 @@ system-deps: ## Debian packages for OCR, PDF rendering and legacy Office formats
 	bash scripts/system-deps.sh
 
 demo: install ## embedded mode, no servers: ingest the example folder, then search it
+	bash scripts/system-deps.sh --best-effort
 	rm -rf $(DEMO_DIR)
 	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind ingest examples/docs --wait
 	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind search "how hot should the water be for coffee" --top-k 3
 	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind search "animals that live on rocky shores" --top-k 3
 
 test: install ## everything: unit, integration (embedded + distributed), whole corpus incl. the large files
+	bash scripts/system-deps.sh
 	bash scripts/services.sh
 	$(PY) -m pytest tests -p no:cacheprovider
 
 test-quick: install ## as `make test` but skips the four largest corpus files
+	bash scripts/system-deps.sh
 	bash scripts/services.sh
 	$(PY) -m pytest tests -m "not large" -p no:cacheprovider
 

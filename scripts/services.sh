@@ -8,7 +8,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 if ! command -v pg_ctlcluster >/dev/null || ! command -v redis-server >/dev/null; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql redis-server
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql redis-server
 fi
 if ! pg_up; then
   ver=$(ls /etc/postgresql | sort -V | tail -1)

@@ -1,4 +1,5 @@
-"""The ingest worker refuses to start when a configured Tesseract language pack is missing."""
+"""A distributed ingest worker refuses to start when a configured Tesseract language pack is
+missing (the embedded mode starts anyway: tests/integration/test_missing_tools.py)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ def test_the_installed_tesseract_has_the_default_languages() -> None:
     check_ocr_languages(Settings.model_fields["ocr_languages"].default, available=have)
 
 
-def test_worker_start_fails_without_the_pack(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_distributed_worker_start_fails_without_the_pack(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
+    from documind.settings import RunMode
     from documind_ingest import worker
 
-    runtime = SimpleNamespace(settings=SimpleNamespace(ocr_languages="eng+zzz"))
+    runtime = SimpleNamespace(settings=SimpleNamespace(ocr_languages="eng+zzz", mode=RunMode.DISTRIBUTED))
     with pytest.raises(OcrLanguagesMissing, match="missing for zzz"):
         worker.register(runtime)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@
     ├── PermanentError      fail the document at once, never retry; ``str()`` is user-facing
     │   ├── UnsupportedFileType, EmptyFile, FileTooLarge, EncryptedFile, CorruptFile,
     │   │   UnsafeArchive, NoTextExtracted
+    │   ├── ToolMissing         a program the document needs (Tesseract, LibreOffice) is absent
     │   ├── MalformedMessage    payload failed its schema: dead-lettered
     │   ├── ModelMismatch       query model differs from the collection's
     │   └── IndexLayoutOutdated the collection predates the current vector layout: re-index
@@ -48,6 +49,10 @@ class UnsafeArchive(PermanentError):
 
 class NoTextExtracted(PermanentError):
     pass
+
+
+class ToolMissing(PermanentError):
+    """The document needs a program this machine lacks; the message names its package."""
 
 
 class MalformedMessage(PermanentError):

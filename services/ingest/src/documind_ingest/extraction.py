@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from documind.errors import CorruptFile, EncryptedFile, NoTextExtracted
+from documind.errors import CorruptFile, EncryptedFile, NoTextExtracted, ToolMissing
 
+from documind_ingest.system_tools import LEGACY_OFFICE_KINDS, LIBREOFFICE, require, require_ocr
 from documind_ingest.text_quality import assess
 from documind_ingest.validation import IMAGE_KINDS
 
@@ -63,6 +64,7 @@ def extract(
         if kind == "eml":
             _check_email(path)
         if kind in IMAGE_KINDS:
+            require_ocr(ocr_languages)
             elements = partition(filename=str(path), strategy="ocr_only", **common)
             return Extraction(elements, ocr_used=True, pages=1)
         if kind == "pdf":
@@ -71,12 +73,15 @@ def extract(
             text = "\n".join(e.text or "" for e in elements)
             too_little = len(text) < min_chars_per_page * max(pages or 1, 1)
             if too_little or assess(text).is_garbage:
+                require_ocr(ocr_languages)
                 elements = partition(filename=str(path), strategy="ocr_only", **common)
                 return Extraction(elements, ocr_used=True, pages=pages)
             return Extraction(elements, ocr_used=False, pages=pages)
+        if kind in LEGACY_OFFICE_KINDS:
+            require(LIBREOFFICE)
         elements = partition(filename=str(path), **common)
         return Extraction(elements, ocr_used=False, pages=None)
-    except (EncryptedFile, NoTextExtracted):
+    except (EncryptedFile, NoTextExtracted, ToolMissing):
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure on this input is permanent
         message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__

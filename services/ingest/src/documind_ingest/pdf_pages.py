@@ -16,6 +16,7 @@ from documind.errors import CorruptFile, EncryptedFile
 
 from documind_ingest.fast_text import Block, split_page_lines
 from documind_ingest.pdfium_lock import PDFIUM_LOCK
+from documind_ingest.system_tools import require_ocr
 from documind_ingest.text_quality import assess
 
 OCR_DPI = 300
@@ -105,6 +106,7 @@ def iter_pages(
                     textpage.close()
                     ocr = len(text.strip()) < min_chars_per_page or junk_text_layer(text)
                     if ocr:
+                        require_ocr(ocr_languages)  # before the costly render
                         image = render_page(page)
                 finally:
                     page.close()
