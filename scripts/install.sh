@@ -54,15 +54,16 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__ != '$T
     || "$PIP" install -q --no-deps --index-url "$TORCH_INDEX_URL" "torch==$TORCH+cpu" \
     || die "could not install the CPU build of torch $TORCH from $TORCH_INDEX_URL: set DOCUMIND_TORCH_INDEX_URL, or PIP_FIND_LINKS to a folder holding torch-$TORCH+cpu"
 fi
-# unstructured's PDF/image path imports unstructured_inference, whose own deps pull a CUDA
-# torchvision; its code is all we need, so install it without deps.
-"$PIP" install -q --no-deps unstructured-inference==1.6.14
 "$PIP" install -q $C \
     -e third_party/en_core_web_sm \
     -e "shared[models]" \
     -e services/ingest -e services/embed -e services/search \
     -e services/validate -e services/maintenance \
     -r requirements/dev.txt
+# unstructured's PDF/image path imports unstructured_inference, whose own deps pull a CUDA
+# torchvision; its code is all we need, so install it without deps. Last, so that pip's
+# closing check does not list the deps we leave out as an ERROR.
+"$PIP" install -q --no-deps unstructured-inference==1.6.14
 
 # 3. Prove it: the CPU torch, no CUDA runtime pulled in by anything.
 "$VENV/bin/python" - <<'EOF' || die "the venv does not hold the CPU build of torch (see above); rm -rf $VENV and run again"
