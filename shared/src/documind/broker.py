@@ -25,7 +25,7 @@ from dramatiq.results.backends import StubBackend
 from documind.contracts import Queues
 from documind.db.engine import SessionFactory
 from documind.errors import is_transient
-from documind.middleware import DeliveryCounter, Liveness, LogContext
+from documind.middleware import DeliveryCounter, Liveness, LogContext, Unroutable
 from documind.middleware.deliveries import MemoryReceipts, ReceiptCounter, RedisReceipts
 from documind.settings import RunMode, Settings
 
@@ -44,6 +44,7 @@ def build_middleware(
     results_backend,  # noqa: ANN001
     on_exhausted: Callable[[str, str], None] | None = None,
     on_delivery: Callable[[str], None] | None = None,
+    on_dead_letter: Callable[[str], None] | None = None,
 ) -> list[dramatiq.Middleware]:
     stack: list[dramatiq.Middleware] = [
         LogContext(),
@@ -59,7 +60,11 @@ def build_middleware(
             max_backoff=settings.max_backoff_ms,
             retry_when=_retry_when(settings.max_retries),
         ),
-        DeliveryCounter(_receipts(settings), sessions, settings.max_deliveries, on_exhausted, on_delivery),
+        # Before the delivery counter: a made-up actor name gets no receipt and no metric series.
+        Unroutable(sessions, on_dead_letter),
+        DeliveryCounter(
+            _receipts(settings), sessions, settings.max_deliveries, on_exhausted, on_delivery, on_dead_letter
+        ),
         Results(backend=results_backend, result_ttl=10 * 60 * 1000),
     ]
     if settings.mode is RunMode.DISTRIBUTED and settings.metrics_port:

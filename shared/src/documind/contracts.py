@@ -261,3 +261,10 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     RunWatchdog,
     PruneQueryLog,
 )
+
+
+def known_contracts() -> dict[str, type[Contract]]:
+    """Every actor name a DocuMind worker declares (the bulk twins included) -> its contract."""
+    names: dict[str, type[Contract]] = {c.ACTOR: c for c in ALL_CONTRACTS}
+    names.update({lane_actor(c.ACTOR, Lane.BULK): c for c in LANED_CONTRACTS})
+    return names

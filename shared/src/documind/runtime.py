@@ -112,6 +112,7 @@ def build_runtime(settings: Settings, *, migrate: bool | None = None, configure_
         settings, sessions, results,
         on_exhausted=on_exhausted,
         on_delivery=lambda actor: metrics.deliveries.labels(actor).inc(),
+        on_dead_letter=lambda actor: metrics.dead_letters.labels(actor).inc(),
     )
     broker = build_broker(settings, middleware)
     dramatiq.set_broker(broker)

@@ -162,17 +162,23 @@ class StatusStore:
             return registered
         raise RuntimeError("could not register upload after concurrent inserts")
 
+    @classmethod
+    def _restart(cls, s: Session, doc: Document, upload: Upload) -> None:
+        cls.new_generation(s, doc)
+        doc.source_name = upload.source_name
+        doc.storage_key = upload.storage_key
+        doc.lane = upload.lane
+
     @staticmethod
-    def _restart(s: Session, doc: Document, upload: Upload) -> None:
+    def new_generation(s: Session, doc: Document) -> None:
+        """Start the document over (the caller holds its row lock and sends ProcessDocument):
+        every message of the old generation is fenced off from here on."""
         doc.generation += 1
         doc.status = DocumentStatus.RECEIVED
         doc.stage = None
         doc.error = None
         doc.deleted_at = None
         doc.completed_at = None
-        doc.source_name = upload.source_name
-        doc.storage_key = upload.storage_key
-        doc.lane = upload.lane
         for stage in list(doc.stages):
             s.delete(stage)
 

@@ -68,12 +68,14 @@ class DeliveryCounter(Middleware):
         max_deliveries: int,
         on_exhausted: Callable[[str, str], None] | None = None,
         on_delivery: Callable[[str], None] | None = None,
+        on_dead_letter: Callable[[str], None] | None = None,
     ) -> None:
         self.receipts = receipts
         self.sessions = sessions
         self.max_deliveries = max_deliveries
         self.on_exhausted = on_exhausted  # (document_id, reason) -> None
         self.on_delivery = on_delivery
+        self.on_dead_letter = on_dead_letter  # crash loops count in the dead-letter metric too
         self.log = get_logger("documind.deliveries")
 
     def before_process_message(self, broker, message):  # noqa: ANN001
@@ -84,6 +86,8 @@ class DeliveryCounter(Middleware):
             return
         reason = f"gave up after {n - 1} deliveries (worker crashed or timed out each time)"
         dead_letter(self.sessions, message, reason)
+        if self.on_dead_letter:
+            self.on_dead_letter(message.actor_name)
         payload = message.args[0] if message.args and isinstance(message.args[0], dict) else {}
         document_id = payload.get("document_id")
         if document_id and self.on_exhausted:
@@ -98,9 +102,10 @@ def dead_letter(sessions: SessionFactory, message, reason: str) -> None:  # noqa
     with transaction(sessions) as s:
         s.add(
             DeadLetter(
-                message_id=message.message_id,
-                queue=message.queue_name,
-                actor=message.actor_name,
+                # A hostile message's names must not break the insert (column widths).
+                message_id=str(message.message_id)[:64],
+                queue=str(message.queue_name)[:128],
+                actor=str(message.actor_name)[:128],
                 payload=payload,
                 reason=reason,
                 document_id=document_id if isinstance(document_id, str) else None,

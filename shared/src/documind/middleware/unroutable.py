@@ -1,0 +1,58 @@
+"""Messages no actor can take (DESIGN rule 10): an actor name no worker declares, or
+arguments that are not one JSON object. Dramatiq would retry them into its own dead-letter
+queue, which nobody reads; they go to our dead-letter table at once, where ``documind
+dead-letters`` shows them, and are counted like every other dead letter. (A message for an
+unknown actor is still also rejected into Dramatiq's queue, which expires it.)"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from dramatiq import Middleware
+from dramatiq.errors import ActorNotFound
+from dramatiq.middleware import SkipMessage
+
+from documind.db.engine import SessionFactory
+from documind.logging import get_logger
+from documind.middleware.deliveries import dead_letter
+
+
+def unroutable_reason(broker, message) -> str | None:  # noqa: ANN001
+    try:
+        broker.get_actor(message.actor_name)
+    except ActorNotFound:
+        return f"no actor named {message.actor_name[:128]!r} on queue {message.queue_name!r}"
+    args, kwargs = message.args, message.kwargs
+    if kwargs or len(args) > 1 or (args and not isinstance(args[0], (dict, type(None)))):
+        return (
+            f"{message.actor_name}: bad message shape: expected one JSON object, "
+            f"got {len(args)} positional and {len(kwargs)} keyword arguments"
+        )
+    return None
+
+
+class Unroutable(Middleware):
+    def __init__(self, sessions: SessionFactory, on_dead_letter: Callable[[str], None] | None = None) -> None:
+        self.sessions = sessions
+        self.on_dead_letter = on_dead_letter  # (actor label) -> None: the dead-letter metric
+        self.log = get_logger("documind.unroutable")
+
+    def before_process_message(self, broker, message):  # noqa: ANN001
+        reason = unroutable_reason(broker, message)
+        if reason is not None:
+            self._record(broker, message, reason)
+            raise SkipMessage(reason)
+
+    def before_nack(self, broker, message):  # noqa: ANN001
+        # Dramatiq's consumer rejects a message for an unknown actor before any worker thread
+        # (or before_process_message) sees it; this is where it passes.
+        if message.actor_name not in broker.actors:
+            self._record(broker, message, unroutable_reason(broker, message) or "unknown actor")
+
+    def _record(self, broker, message, reason: str) -> None:  # noqa: ANN001
+        dead_letter(self.sessions, message, reason)
+        if self.on_dead_letter:
+            # A made-up actor name must not mint a metric series of its own.
+            known = message.actor_name in broker.actors
+            self.on_dead_letter(message.actor_name if known else "unknown")
+        self.log.error("unroutable message dead-lettered", reason=reason)
