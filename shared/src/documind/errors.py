@@ -4,6 +4,7 @@
     ├── PermanentError      fail the document at once, never retry; ``str()`` is user-facing
     │   ├── UnsupportedFileType, EmptyFile, FileTooLarge, EncryptedFile, CorruptFile,
     │   │   UnsafeArchive, NoTextExtracted
+    │   ├── ToolTimedOut        a child process (LibreOffice, Tesseract...) ran past its limit
     │   ├── MalformedMessage    payload failed its schema: dead-lettered
     │   ├── ModelMismatch       query model differs from the collection's
     │   └── IndexLayoutOutdated the collection predates the current vector layout: re-index
@@ -48,6 +49,11 @@ class UnsafeArchive(PermanentError):
 
 class NoTextExtracted(PermanentError):
     pass
+
+
+class ToolTimedOut(PermanentError):
+    """An external tool did not finish within its limit on this input; it was killed. The same
+    input would hang it again, so the document fails rather than retries."""
 
 
 class MalformedMessage(PermanentError):

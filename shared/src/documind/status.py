@@ -407,6 +407,25 @@ class StatusStore:
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
+    def overlong_stages(self, max_duration: timedelta) -> list[tuple[str, int, StageName, datetime | None]]:
+        """Running stages of active documents that began more than ``max_duration`` ago,
+        however fresh their heartbeat: a worker blocked on a child process that ignores its
+        limits keeps beating forever (``DOCUMIND_MAX_STAGE_S``; the watchdog fails these).
+        ``started_at`` is kept across re-drives and re-begins, so the clock counts the
+        stage's whole life in this generation. Rows: (document, generation, stage, started_at)."""
+        cutoff = utcnow() - max_duration
+        with self.sessions() as s:
+            rows = s.execute(
+                select(Document.id, Document.generation, Stage.name, Stage.started_at)
+                .join(Stage, Stage.document_id == Document.id)
+                .where(
+                    Document.status.in_(ACTIVE_STATUSES),
+                    Stage.state == StageState.RUNNING,
+                    Stage.started_at < cutoff,
+                )
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+
     def idle_documents(self, older_than: timedelta) -> list[tuple[str, int]]:
         """Active documents with no running stage and no update for a while: their message
         was lost (e.g. an embedded process stopped). The watchdog re-drives them."""

@@ -103,6 +103,7 @@ class IngestPipeline:
                         min_chars_per_page=st.pdf_ocr_min_chars_per_page,
                         source_name=doc.source_name, mime_type=validated.mime_type,
                         encoding=validated.encoding,
+                        ocr_timeout_s=st.ocr_timeout_s, convert_timeout_s=st.convert_timeout_s,
                     )
                 described = document_metadata(
                     path, validated.kind, elements=extraction.elements, source_name=doc.source_name,
@@ -237,6 +238,7 @@ class IngestPipeline:
                 ocr_languages=st.ocr_languages,
                 min_chars_per_page=st.pdf_ocr_min_chars_per_page,
                 before_page=lambda _n: status.check(doc_id, gen),
+                ocr_timeout_s=st.ocr_timeout_s,
             ):
                 blocks.extend(page.blocks)
                 ocr_pages += page.ocr_used
