@@ -9,6 +9,7 @@
     │   ├── ModelMismatch       query model differs from the collection's
     │   └── IndexLayoutOutdated the collection predates the current vector layout: re-index
     ├── TransientError      a dependency is briefly unavailable: retry with backoff
+    ├── InconsistentChunks  chunk rows differ from the document's chunk_count: never complete
     └── Fenced              the document was deleted/cancelled/superseded: drop the work
 """
 
@@ -70,6 +71,12 @@ class IndexLayoutOutdated(PermanentError):
 
 class TransientError(DocumindError):
     """Worth retrying: a broker, database or vector store hiccup."""
+
+
+class InconsistentChunks(DocumindError):
+    """A document's chunk rows do not match its ``chunk_count``: completing it would report
+    chunks that are not there. Neither permanent nor transient: the error policy dead-letters
+    the message and fails the document, so the broken invariant is seen, not hidden."""
 
 
 class Fenced(DocumindError):

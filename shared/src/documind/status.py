@@ -191,6 +191,22 @@ class StatusStore:
             raise Fenced(f"document {document_id} is {doc.status.value}")
         return doc
 
+    @classmethod
+    def guard_chunk_set(cls, s: Session, document_id: str, generation: int) -> Document:
+        """The fence for replacing or clearing a document's chunks: :meth:`guard` (locked),
+        and ``Fenced`` once this generation's chunks were handed on to embedding. Past that
+        point embed and index own the rows: a duplicate ProcessDocument that cleared them
+        let the document complete with zero chunks (issue 10 item 2)."""
+        doc = cls.guard(s, document_id, generation, lock=True)
+        # A restart deletes the stages, so every stage row here belongs to this generation.
+        stages = s.execute(select(Stage.name, Stage.state).where(Stage.document_id == document_id)).all()
+        if any(
+            name in (StageName.EMBED, StageName.INDEX) or (name == StageName.CHUNK and state == StageState.DONE)
+            for name, state in stages
+        ):
+            raise Fenced(f"document {document_id} generation {generation} is past chunking: its chunks are final")
+        return doc
+
     def check(self, document_id: str, generation: int) -> None:
         with self.sessions() as s:
             self.guard(s, document_id, generation)
