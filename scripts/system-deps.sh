@@ -2,7 +2,7 @@
 # Debian packages DocuMind's ingest service needs: Tesseract (OCR) with a language pack for
 # every language in DOCUMIND_OCR_LANGUAGES (default eng+kor, as in documind.settings),
 # poppler (PDF pages to images), libmagic (type detection), LibreOffice (legacy
-# .doc/.ppt/.xls). Skips what exists. (epub/odt/rtf use pypandoc-binary's bundled pandoc.)
+# .doc/.ppt). Skips what exists. (epub/odt/rtf use pypandoc-binary's bundled pandoc.)
 #
 # --best-effort (what `make demo` uses): where the packages cannot be installed (not root, no
 # sudo, no apt), say what will not work and succeed anyway; the embedded mode then fails only
@@ -27,7 +27,7 @@ cannot() {
   if $best_effort; then
     cat >&2 <<EOF
 system-deps: $1, so these Debian packages are not installed: ${need[*]}
-  Everything else works; scans and images (Tesseract) and legacy .doc/.ppt/.xls (LibreOffice)
+  Everything else works; scans and images (Tesseract) and legacy .doc/.ppt (LibreOffice)
   will fail with a reason naming the package. To add them later, as root: make system-deps
 EOF
     exit 0

@@ -4,6 +4,7 @@ embedded runtime: Dramatiq's StubBroker, a real Worker, SQLite in tmp_path."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from documind.contracts import ProcessDocument, Queues
 from documind.db.engine import SessionFactory
+from documind.broker import start_time_limits
 from documind.db.models import DeadLetter, DocumentStatus
 from documind.errors import EncryptedFile, Fenced, TransientError
 from documind.middleware.deliveries import DeliveryCounter, MemoryReceipts, dead_letter
@@ -117,6 +119,7 @@ def register_document(runtime: Runtime, sha: str = "c" * 64) -> tuple[str, int]:
 
 
 def drain(runtime: Runtime, send: Callable[[], Any]) -> None:
+    start_time_limits(runtime.broker)  # as EmbeddedWorkers does
     worker = dramatiq.Worker(runtime.broker, worker_threads=1, worker_timeout=50)
     worker.start()
     try:
@@ -232,6 +235,31 @@ def test_unexpected_error_fails_at_once(runtime: Runtime) -> None:
     assert "internal error" in (doc.error or "")
     assert "ValueError: bug in the handler" in (doc.error or "")
     assert len(dead_letters(runtime)) == 1
+
+
+def test_time_limit_fails_the_document_and_dead_letters(runtime: Runtime) -> None:
+    """TimeLimitExceeded is a BaseException: it must still reach the error policy, or the
+    document stays processing and the watchdog re-runs the overlong work."""
+
+    def slow(_work: ProcessDocument) -> None:
+        for _ in range(400):  # 20 s in short sleeps: the limit's exception lands between them
+            time.sleep(0.05)
+
+    handler = Recorder(slow)
+    declare(runtime, ProcessDocument, handler, time_limit_s=1)
+    doc_id, gen = register_document(runtime)
+    started = time.monotonic()
+    drain(runtime, lambda: runtime.bus.send(ProcessDocument(document_id=doc_id, generation=gen)))
+    assert time.monotonic() - started < 10
+    assert len(handler.calls) == 1  # not retried: it would run into the same limit
+    doc = runtime.status.get(doc_id)
+    assert doc is not None
+    assert doc.status is DocumentStatus.FAILED
+    assert doc.error == f"{ProcessDocument.ACTOR} exceeded its time limit of 1 s"
+    rows = dead_letters(runtime)
+    assert len(rows) == 1
+    assert rows[0].document_id == doc_id
+    assert rows[0].reason == doc.error
 
 
 def test_fenced_work_is_dropped_quietly(runtime: Runtime) -> None:

@@ -134,7 +134,9 @@ def test_email_stored_without_extension_is_parsed_as_email(corpus: Path, tmp_pat
 @pytest.mark.parametrize(
     ("name", "needle"),
     [("fake-email-attachment.msg", "Here's the attachments"), ("winter-sports.epub", "Winter Sports"),
-     ("simple.odt", "favorite things"), ("fake-doc.rtf", "My first paragraph")],
+     ("simple.odt", "favorite things"), ("fake-doc.rtf", "My first paragraph"),
+     # LibreOffice, run by conversions.py (a bounded child with a private profile)
+     ("fake-doc-emphasized-text.doc", "I am a normal text."), ("fake-power-point.ppt", "Adding a Bullet Slide")],
 )
 def test_corpus_formats_needing_extra_tools(corpus: Path, tmp_path: Path, name: str, needle: str) -> None:
     stored = tmp_path / "stored"

@@ -74,6 +74,15 @@ def build_middleware(
     return stack
 
 
+def start_time_limits(broker: dramatiq.Broker) -> None:
+    """Start TimeLimit's watcher thread. Dramatiq starts it on ``process_boot``, which only
+    its CLI emits: without this, in-process workers (embedded mode, tests) have no time limit.
+    Emitting ``process_boot`` itself would also run other boot hooks (the search warm-up)."""
+    for middleware in broker.middleware:
+        if isinstance(middleware, TimeLimit) and not middleware.manager.is_alive():  # type: ignore[union-attr]
+            middleware.after_process_boot(broker)
+
+
 def _receipts(settings: Settings) -> ReceiptCounter:
     if settings.mode is RunMode.EMBEDDED:
         return MemoryReceipts()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dramatiq
 
+from documind.broker import start_time_limits
 from documind.contracts import RunWatchdog
 from documind.runtime import Runtime, register_services
 
@@ -18,6 +19,7 @@ class EmbeddedWorkers:
         self.worker = dramatiq.Worker(runtime.broker, worker_threads=runtime.settings.worker_threads, worker_timeout=100)
 
     def start(self) -> None:
+        start_time_limits(self.runtime.broker)
         self.worker.start()
         # Work of an embedded process that stopped early died with its in-memory queue:
         # re-drive every active document now (nothing else can be working on it). Waited

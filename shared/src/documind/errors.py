@@ -5,10 +5,12 @@
     │   ├── UnsupportedFileType, EmptyFile, FileTooLarge, EncryptedFile, CorruptFile,
     │   │   UnsafeArchive, NoTextExtracted
     │   ├── ToolMissing         a program the document needs (Tesseract, LibreOffice) is absent
+    │   ├── ToolTimedOut        a child process (LibreOffice, Tesseract...) ran past its limit
     │   ├── MalformedMessage    payload failed its schema: dead-lettered
     │   ├── ModelMismatch       query model differs from the collection's
     │   └── IndexLayoutOutdated the collection predates the current vector layout: re-index
     ├── TransientError      a dependency is briefly unavailable: retry with backoff
+    ├── InconsistentChunks  chunk rows differ from the document's chunk_count: never complete
     └── Fenced              the document was deleted/cancelled/superseded: drop the work
 """
 
@@ -55,6 +57,11 @@ class ToolMissing(PermanentError):
     """The document needs a program this machine lacks; the message names its package."""
 
 
+class ToolTimedOut(PermanentError):
+    """An external tool did not finish within its limit on this input; it was killed. The same
+    input would hang it again, so the document fails rather than retries."""
+
+
 class MalformedMessage(PermanentError):
     pass
 
@@ -69,6 +76,12 @@ class IndexLayoutOutdated(PermanentError):
 
 class TransientError(DocumindError):
     """Worth retrying: a broker, database or vector store hiccup."""
+
+
+class InconsistentChunks(DocumindError):
+    """A document's chunk rows do not match its ``chunk_count``: completing it would report
+    chunks that are not there. Neither permanent nor transient: the error policy dead-letters
+    the message and fails the document, so the broken invariant is seen, not hidden."""
 
 
 class Fenced(DocumindError):

@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     min_text_chars: int = Field(10, ge=1, description="documents with less text fail")
     renditions: bool = Field(True, description="store JSON/Markdown/text renditions of completed documents")
     searchable_pdf: bool = Field(True, description="also a searchable PDF (OCRmyPDF) of OCR'd scans and images")
+    ocr_timeout_s: float = Field(
+        120.0, gt=0, description="one Tesseract run (one page or image); past it Tesseract is killed and the document fails"
+    )
+    convert_timeout_s: float = Field(
+        120.0, gt=0,
+        description="one LibreOffice (.doc/.ppt) or pandoc (.epub/.odt/.rtf/.rst) conversion; past it the "
+        "converter is killed and the document fails",
+    )
 
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(32, ge=1, le=1024)
@@ -99,6 +107,11 @@ class Settings(BaseSettings):
     message_max_age_s: int = Field(24 * 3600, gt=0)
     heartbeat_interval_s: float = Field(5.0, gt=0)
     stale_after_s: float = Field(600.0, gt=0, description="heartbeat age that marks a dead worker")
+    max_stage_s: float = Field(
+        7200.0, gt=0,
+        description="a stage running longer than this since it began fails, however fresh its heartbeat "
+        "(a worker stuck in a child process keeps beating)",
+    )
 
     bulk_threshold_files: int = Field(
         10, ge=1, description="an ingest of more files than this goes to the bulk lane"

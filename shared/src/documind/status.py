@@ -197,6 +197,22 @@ class StatusStore:
             raise Fenced(f"document {document_id} is {doc.status.value}")
         return doc
 
+    @classmethod
+    def guard_chunk_set(cls, s: Session, document_id: str, generation: int) -> Document:
+        """The fence for replacing or clearing a document's chunks: :meth:`guard` (locked),
+        and ``Fenced`` once this generation's chunks were handed on to embedding. Past that
+        point embed and index own the rows: a duplicate ProcessDocument that cleared them
+        let the document complete with zero chunks (issue 10 item 2)."""
+        doc = cls.guard(s, document_id, generation, lock=True)
+        # A restart deletes the stages, so every stage row here belongs to this generation.
+        stages = s.execute(select(Stage.name, Stage.state).where(Stage.document_id == document_id)).all()
+        if any(
+            name in (StageName.EMBED, StageName.INDEX) or (name == StageName.CHUNK and state == StageState.DONE)
+            for name, state in stages
+        ):
+            raise Fenced(f"document {document_id} generation {generation} is past chunking: its chunks are final")
+        return doc
+
     def check(self, document_id: str, generation: int) -> None:
         with self.sessions() as s:
             self.guard(s, document_id, generation)
@@ -409,6 +425,25 @@ class StatusStore:
                     Document.status.in_(ACTIVE_STATUSES),
                     Stage.state == StageState.RUNNING,
                     Stage.heartbeat_at < cutoff,
+                )
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def overlong_stages(self, max_duration: timedelta) -> list[tuple[str, int, StageName, datetime | None]]:
+        """Running stages of active documents that began more than ``max_duration`` ago,
+        however fresh their heartbeat: a worker blocked on a child process that ignores its
+        limits keeps beating forever (``DOCUMIND_MAX_STAGE_S``; the watchdog fails these).
+        ``started_at`` is kept across re-drives and re-begins, so the clock counts the
+        stage's whole life in this generation. Rows: (document, generation, stage, started_at)."""
+        cutoff = utcnow() - max_duration
+        with self.sessions() as s:
+            rows = s.execute(
+                select(Document.id, Document.generation, Stage.name, Stage.started_at)
+                .join(Stage, Stage.document_id == Document.id)
+                .where(
+                    Document.status.in_(ACTIVE_STATUSES),
+                    Stage.state == StageState.RUNNING,
+                    Stage.started_at < cutoff,
                 )
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]

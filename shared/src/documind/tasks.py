@@ -5,6 +5,8 @@
 - ``PermanentError``   -> fail the document with the error's user-facing message, no retry
 - transient error      -> re-raise so Retries backs off and tries again, until retries run out
 - anything else, or retries exhausted -> dead-letter and fail the document (never stuck)
+- the message's time limit ran out (``TimeLimitExceeded``, a ``BaseException``) -> dead-letter
+  and fail the document naming the limit: a re-run would hit the same limit again
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Callable, TypeVar
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from documind.contracts import LANE_PRIORITY, LANED_CONTRACTS, Contract, DocumentWork, Lane, lane_actor, lane_queue
 from documind.errors import Fenced, MalformedMessage, PermanentError, is_transient
@@ -29,11 +32,12 @@ def declare(
     handler: Callable[[C], Any],
     *,
     store_results: bool = False,
-    time_limit_s: int | None = None,
+    time_limit_s: float | None = None,
     **options: Any,
 ) -> dramatiq.Actor:
     log = get_logger(contract.ACTOR)
     settings = runtime.settings
+    limit_s = time_limit_s or settings.message_time_limit_s
 
     def fail_document(work: Contract | None, reason: str) -> None:
         if isinstance(work, DocumentWork) and runtime.status.fail(
@@ -60,6 +64,16 @@ def declare(
             return result if store_results else None
         except Fenced as exc:
             log.info("work dropped", reason=str(exc))
+            return None
+        except TimeLimitExceeded:
+            # Not an Exception: without this branch nothing records it, the stage's heartbeat
+            # stops and the watchdog re-runs the same overlong work again and again.
+            reason = f"{contract.ACTOR} exceeded its time limit of {limit_s:g} s"
+            log.error("time limit exceeded", reason=reason)
+            to_dead_letters(reason)
+            fail_document(work, reason)
+            if store_results:
+                raise
             return None
         except PermanentError as exc:
             log.info("document failed permanently", reason=str(exc))
@@ -93,7 +107,7 @@ def declare(
             priority=LANE_PRIORITY[lane],
             store_results=store_results,
             max_retries=settings.max_retries,
-            time_limit=(time_limit_s or settings.message_time_limit_s) * 1000,
+            time_limit=int(limit_s * 1000),
             **options,
         )
 

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, func, select, update
 from documind.contracts import EmbedChunks, IndexChunks
 from documind.db.models import Chunk, StageName, utcnow
 from documind.embedding import Encoder
+from documind.errors import InconsistentChunks
 from documind.runtime import Runtime
 
 SERVICE = "embed"
@@ -69,6 +70,13 @@ class ChunkEmbedder:
                 s.execute(stmt, [{"cid": cid, "vec": vec.tobytes()} for cid, vec in zip(ids, vectors)])
             base = select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
             total = int(s.scalar(base) or 0)
+            expected = step.document.chunk_count
+            if expected is not None and total != expected:
+                # Rows vanished (or appeared) after the hand-off: finishing here would let the
+                # document complete with chunks that are not there.
+                raise InconsistentChunks(
+                    f"document {doc_id} has {total} chunk rows but chunk_count {expected}: not embedding it"
+                )
             done = int(s.scalar(base.where(Chunk.embedding_model == model)) or 0)
             step.progress(StageName.EMBED, done, total)
             if done >= total:

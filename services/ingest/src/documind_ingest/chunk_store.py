@@ -1,9 +1,10 @@
-"""Persisting a document's chunks: the whole set is replaced atomically, behind the fence."""
+"""Persisting a document's chunks: the whole set is replaced atomically, behind the fence
+(and never once the document is past chunking)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import defer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, defer
 
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import Chunk
@@ -17,7 +18,7 @@ def replace_chunks(
     sessions: SessionFactory, document_id: str, generation: int, drafts: list[ChunkDraft]
 ) -> int:
     with transaction(sessions) as s:
-        StatusStore.guard(s, document_id, generation, lock=True)
+        StatusStore.guard_chunk_set(s, document_id, generation)  # never under embed/index's feet
         s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
         s.add_all(
             Chunk(
@@ -44,3 +45,10 @@ def read_chunks(sessions: SessionFactory, document_id: str, generation: int) -> 
             .where(Chunk.document_id == document_id, Chunk.generation == generation)
             .order_by(Chunk.idx)
         ))
+
+
+def count_chunks(s: Session, document_id: str, generation: int) -> int:
+    """A generation's chunk rows, counted in the caller's transaction."""
+    return int(s.scalar(
+        select(func.count()).where(Chunk.document_id == document_id, Chunk.generation == generation)
+    ) or 0)

@@ -1,8 +1,11 @@
 """Text extraction with unstructured, offline.
 
 PDFs use the ``fast`` strategy (text layer); when a PDF has (almost) no text layer, or a
-garbage one (``text_quality``), it is OCR'd with Tesseract (``ocr_only``). Images are always
-OCR'd. The uploader's file name goes to unstructured too: stored copies have no extension. ``hi_res`` needs a layout model from
+garbage one (``text_quality``), every page is OCR'd with Tesseract, page by page. Images are
+always OCR'd. Tesseract runs through ``ocr`` and the formats unstructured would hand to
+LibreOffice or pandoc through ``conversions``: each child has a time limit and is killed with
+its process group (unstructured starts them without one). The uploader's file name goes to
+unstructured too: stored copies have no extension. ``hi_res`` needs a layout model from
 a hub and is never used (STACK-FACTS)."""
 
 from __future__ import annotations
@@ -13,11 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from documind.errors import CorruptFile, EncryptedFile, NoTextExtracted, ToolMissing
+from documind.errors import CorruptFile, EncryptedFile, PermanentError
 
-from documind_ingest.system_tools import LEGACY_OFFICE_KINDS, LIBREOFFICE, require, require_ocr
+from documind_ingest.conversions import CONVERTED_KINDS, partition_converted
+from documind_ingest.fast_text import split_page_lines, to_elements
+from documind_ingest.ocr import image_frames, tesseract_text
+from documind_ingest.pdf_pages import iter_pages
+from documind_ingest.system_tools import require_ocr
 from documind_ingest.text_quality import assess
 from documind_ingest.validation import IMAGE_KINDS
+
+# Defaults of DOCUMIND_OCR_TIMEOUT_S / DOCUMIND_CONVERT_TIMEOUT_S, for callers without settings.
+OCR_TIMEOUT_S = 120.0
+CONVERT_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ def _check_email(path: Path) -> None:
 def extract(
     path: Path, kind: str, *, ocr_languages: str, min_chars_per_page: int,
     source_name: str | None = None, mime_type: str | None = None, encoding: str | None = None,
+    ocr_timeout_s: float = OCR_TIMEOUT_S, convert_timeout_s: float = CONVERT_TIMEOUT_S,
 ) -> Extraction:
     from unstructured.partition.auto import partition
 
@@ -65,24 +77,35 @@ def extract(
             _check_email(path)
         if kind in IMAGE_KINDS:
             require_ocr(ocr_languages)
-            elements = partition(filename=str(path), strategy="ocr_only", **common)
-            return Extraction(elements, ocr_used=True, pages=1)
+            blocks = []
+            for number, frame in enumerate(image_frames(path), start=1):
+                what = "the image" if number == 1 else f"frame {number} of the image"
+                text = tesseract_text(frame, ocr_languages, timeout_s=ocr_timeout_s, what=what)
+                blocks.extend(split_page_lines(text, number))
+            return Extraction(to_elements(blocks), ocr_used=True, pages=1)
         if kind == "pdf":
             pages = _pdf_pages(path)
             elements = partition(filename=str(path), strategy="fast", **common)
             text = "\n".join(e.text or "" for e in elements)
             too_little = len(text) < min_chars_per_page * max(pages or 1, 1)
             if too_little or assess(text).is_garbage:
-                require_ocr(ocr_languages)
-                elements = partition(filename=str(path), strategy="ocr_only", **common)
-                return Extraction(elements, ocr_used=True, pages=pages)
+                blocks = [
+                    block
+                    for page in iter_pages(
+                        path, 1, pages or 1, ocr_languages=ocr_languages, min_chars_per_page=min_chars_per_page,
+                        force_ocr=True, ocr_timeout_s=ocr_timeout_s,
+                    )
+                    for block in page.blocks
+                ]
+                return Extraction(to_elements(blocks), ocr_used=True, pages=pages)
             return Extraction(elements, ocr_used=False, pages=pages)
-        if kind in LEGACY_OFFICE_KINDS:
-            require(LIBREOFFICE)
+        if kind in CONVERTED_KINDS:
+            elements = partition_converted(path, kind, timeout_s=convert_timeout_s, **common)
+            return Extraction(elements, ocr_used=False, pages=None)
         elements = partition(filename=str(path), **common)
         return Extraction(elements, ocr_used=False, pages=None)
-    except (EncryptedFile, NoTextExtracted, ToolMissing):
-        raise
+    except PermanentError:
+        raise  # already a user-facing reason (encrypted, no text, a tool that timed out...)
     except Exception as exc:  # noqa: BLE001 - any parser failure on this input is permanent
         message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         if "password" in message.lower() or "encrypt" in message.lower():

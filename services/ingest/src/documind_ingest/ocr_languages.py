@@ -5,7 +5,8 @@ error on the first scan."""
 from __future__ import annotations
 
 import shutil
-import subprocess
+
+from documind_ingest.bounded_child import run_bounded
 
 
 class OcrLanguagesMissing(RuntimeError):
@@ -18,9 +19,9 @@ def installed_languages(tesseract: str = "tesseract") -> set[str]:
         raise OcrLanguagesMissing(
             "tesseract is not installed (needed for scans and images): run scripts/system-deps.sh"
         )
-    out = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30, check=False)
+    out = run_bounded([exe, "--list-langs"], timeout_s=30, tool="Tesseract", task="listing its languages")
     # First line is a header ("List of available languages in ...").
-    return {line.strip() for line in out.stdout.splitlines()[1:] if line.strip()}
+    return {line.strip() for line in out.stdout.decode("utf-8", "replace").splitlines()[1:] if line.strip()}
 
 
 def check_ocr_languages(setting: str, available: set[str] | None = None) -> list[str]:

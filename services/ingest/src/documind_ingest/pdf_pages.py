@@ -15,11 +15,14 @@ from typing import Callable, Iterator
 from documind.errors import CorruptFile, EncryptedFile
 
 from documind_ingest.fast_text import Block, split_page_lines
+from documind_ingest.ocr import tesseract_text
 from documind_ingest.pdfium_lock import PDFIUM_LOCK
 from documind_ingest.system_tools import require_ocr
 from documind_ingest.text_quality import assess
 
 OCR_DPI = 300
+# Default of DOCUMIND_OCR_TIMEOUT_S: one Tesseract run on one page.
+OCR_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,9 @@ def render_page(page: object) -> object:
         bitmap.close()
 
 
-def ocr_image(image: object, languages: str) -> str:
-    import unstructured_pytesseract
-
-    return unstructured_pytesseract.image_to_string(image, lang=languages)
+def ocr_image(image: object, languages: str, *, timeout_s: float = OCR_TIMEOUT_S, page: int | None = None) -> str:
+    what = f"page {page}" if page is not None else "a page"
+    return tesseract_text(image, languages, timeout_s=timeout_s, what=what)
 
 
 def junk_text_layer(text: str) -> bool:
@@ -89,9 +91,12 @@ def iter_pages(
     ocr_languages: str,
     min_chars_per_page: int,
     before_page: Callable[[int], None] = lambda n: None,
+    force_ocr: bool = False,
+    ocr_timeout_s: float = OCR_TIMEOUT_S,
 ) -> Iterator[PageText]:
     """Pages ``first..last`` (1-based, inclusive). ``before_page(n)`` runs before each page
-    (the cancellation fence: it raises to stop)."""
+    (the cancellation fence: it raises to stop). ``force_ocr``: OCR every page, whatever its
+    text layer. Each Tesseract run is limited to ``ocr_timeout_s``."""
     with _open(path) as pdf:
         with PDFIUM_LOCK:
             total = len(pdf)
@@ -104,12 +109,12 @@ def iter_pages(
                     textpage = page.get_textpage()
                     text = textpage.get_text_range().replace("\x00", "")
                     textpage.close()
-                    ocr = len(text.strip()) < min_chars_per_page or junk_text_layer(text)
+                    ocr = force_ocr or len(text.strip()) < min_chars_per_page or junk_text_layer(text)
                     if ocr:
                         require_ocr(ocr_languages)  # before the costly render
                         image = render_page(page)
                 finally:
                     page.close()
             if image is not None:
-                text = ocr_image(image, ocr_languages)
+                text = ocr_image(image, ocr_languages, timeout_s=ocr_timeout_s, page=number)
             yield PageText(number, split_page_lines(text, number), ocr)

@@ -22,8 +22,9 @@ from documind.errors import CorruptFile, Fenced, NoTextExtracted
 from documind.logging import get_logger
 from documind.renditions import delete_renditions
 from documind.runtime import Runtime
+from documind.status import StatusStore
 
-from documind_ingest.chunk_store import read_chunks, replace_chunks
+from documind_ingest.chunk_store import count_chunks, read_chunks, replace_chunks
 from documind_ingest.chunking import ChunkDraft, chunk_elements
 from documind_ingest.extraction import Extraction, extract
 from documind_ingest.docx_stream import iter_docx_blocks
@@ -68,7 +69,11 @@ class IngestPipeline:
         status, doc_id, gen = rt.status, work.document_id, work.generation
 
         t = time.monotonic()
-        status.begin_stage(doc_id, gen, StageName.VALIDATE)
+        with status.step(doc_id, gen) as step:
+            # A duplicate (redelivered, re-sent) ProcessDocument of a document whose chunks
+            # are handed on already: dropped (Fenced) before it touches a stage or a chunk.
+            StatusStore.guard_chunk_set(step.session, doc_id, gen)
+            step.begin(StageName.VALIDATE)
         doc = status.get(doc_id)
         if doc is None:
             raise Fenced(f"document {doc_id} vanished")
@@ -103,6 +108,7 @@ class IngestPipeline:
                         min_chars_per_page=st.pdf_ocr_min_chars_per_page,
                         source_name=doc.source_name, mime_type=validated.mime_type,
                         encoding=validated.encoding,
+                        ocr_timeout_s=st.ocr_timeout_s, convert_timeout_s=st.convert_timeout_s,
                     )
                 described = document_metadata(
                     path, validated.kind, elements=extraction.elements, source_name=doc.source_name,
@@ -120,19 +126,20 @@ class IngestPipeline:
         self._timed(StageName.EXTRACT, t)
 
         t = time.monotonic()
+        # The heartbeat lasts until the hand-off: rendering and storing renditions take time too.
         with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
             drafts = self._chunk(extraction.elements)
-        self._timed(StageName.CHUNK, t)
-        text_chars = sum(len(d.text) for d in drafts)
-        self._require_text(text_chars, extraction.ocr_used)
-        n = replace_chunks(rt.sessions, doc_id, gen, drafts)
-        rendered = render(extraction.elements) if st.renditions else {}
-        if scan_pdf:
-            rendered["pdf"] = scan_pdf
-        self._finish(
-            work, doc, n, rendered,
-            {**described, "kind": validated.kind, "ocr": extraction.ocr_used, "characters": text_chars},
-        )
+            self._timed(StageName.CHUNK, t)
+            text_chars = sum(len(d.text) for d in drafts)
+            self._require_text(text_chars, extraction.ocr_used)
+            n = replace_chunks(rt.sessions, doc_id, gen, drafts)
+            rendered = render(extraction.elements) if st.renditions else {}
+            if scan_pdf:
+                rendered["pdf"] = scan_pdf
+            self._finish(
+                work, doc, n, rendered,
+                {**described, "kind": validated.kind, "ocr": extraction.ocr_used, "characters": text_chars},
+            )
         return n
 
     def _finish(self, work, doc, n: int, rendered: dict[str, bytes], metadata: dict) -> None:  # noqa: ANN001
@@ -145,6 +152,14 @@ class IngestPipeline:
         )
         try:
             with status.step(doc_id, gen) as step:
+                # Under the document's lock: the rows must still be the n chunks this worker
+                # stored. A re-drive that started the document afresh meanwhile (clear_ranges)
+                # owns it now; handing on n would complete it with no chunks.
+                rows = count_chunks(step.session, doc_id, gen)
+                if rows != n:
+                    raise Fenced(
+                        f"document {doc_id} chunk set changed before its hand-off ({rows} rows, {n} stored)"
+                    )
                 step.set(chunk_count=n, metadata_={**metadata, "renditions": renditions})
                 step.finish(StageName.CHUNK)
                 step.hand_off(StageName.EMBED, units_total=n)
@@ -182,16 +197,17 @@ class IngestPipeline:
             step.finish(StageName.EXTRACT)
             step.begin(StageName.CHUNK)
         self._timed(StageName.EXTRACT, t)
-        text_chars = sum(len(d.text) for d in drafts)
-        self._require_text(text_chars, False)
-        n = replace_chunks(rt.sessions, doc_id, gen, drafts)
-        described = document_metadata(
-            path, kind, elements=drafts[:LANGUAGE_SAMPLE_CHUNKS], source_name=doc.source_name,
-            sha256=doc.sha256, mime_type=validated.mime_type, pages=last_page or None,
-        )
-        described["words"] = sum(len(d.text.split()) for d in drafts)
-        rendered = rendition.build() if rendition is not None else {}
-        self._finish(work, doc, n, rendered, {**described, "kind": kind, "ocr": False, "characters": text_chars})
+        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
+            text_chars = sum(len(d.text) for d in drafts)
+            self._require_text(text_chars, False)
+            n = replace_chunks(rt.sessions, doc_id, gen, drafts)
+            described = document_metadata(
+                path, kind, elements=drafts[:LANGUAGE_SAMPLE_CHUNKS], source_name=doc.source_name,
+                sha256=doc.sha256, mime_type=validated.mime_type, pages=last_page or None,
+            )
+            described["words"] = sum(len(d.text.split()) for d in drafts)
+            rendered = rendition.build() if rendition is not None else {}
+            self._finish(work, doc, n, rendered, {**described, "kind": kind, "ocr": False, "characters": text_chars})
         return n
 
     @staticmethod
@@ -237,6 +253,7 @@ class IngestPipeline:
                 ocr_languages=st.ocr_languages,
                 min_chars_per_page=st.pdf_ocr_min_chars_per_page,
                 before_page=lambda _n: status.check(doc_id, gen),
+                ocr_timeout_s=st.ocr_timeout_s,
             ):
                 blocks.extend(page.blocks)
                 ocr_pages += page.ocr_used
@@ -252,25 +269,28 @@ class IngestPipeline:
         with status.step(doc_id, gen) as step:
             step.finish(StageName.EXTRACT)
             step.begin(StageName.CHUNK, units_total=n)
-        self._require_text(landing.characters, landing.ocr_pages > 0)
-        chunks = read_chunks(rt.sessions, doc_id, gen)
-        scanned = landing.ocr_pages == work.total_pages <= SEARCHABLE_PDF_MAX_PAGES
-        with rt.storage.local_copy(doc.storage_key) as path:
-            described = document_metadata(
-                path, "pdf", elements=chunks[:LANGUAGE_SAMPLE_CHUNKS], source_name=doc.source_name,
-                sha256=doc.sha256, mime_type=doc.mime_type or "application/pdf", pages=work.total_pages,
-            )
-            scan_pdf = (
-                searchable_pdf(path, "pdf", ocr_languages=st.ocr_languages, pages=work.total_pages)
-                if scanned and st.renditions and st.searchable_pdf else None
-            )
-        rendered = render_chunks(chunks) if st.renditions else {}
-        if scan_pdf:
-            rendered["pdf"] = scan_pdf
-        self._finish(work, doc, n, rendered, {
-            **described, "kind": "pdf", "ocr": landing.ocr_pages > 0, "ocr_pages": landing.ocr_pages,
-            "characters": landing.characters, "words": landing.words,
-        })
+        # Heartbeat until the hand-off: the searchable PDF alone can take a minute a page, and
+        # a silent CHUNK stage looks dead to the watchdog, whose re-drive would clear the chunks.
+        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
+            self._require_text(landing.characters, landing.ocr_pages > 0)
+            chunks = read_chunks(rt.sessions, doc_id, gen)
+            scanned = landing.ocr_pages == work.total_pages <= SEARCHABLE_PDF_MAX_PAGES
+            with rt.storage.local_copy(doc.storage_key) as path:
+                described = document_metadata(
+                    path, "pdf", elements=chunks[:LANGUAGE_SAMPLE_CHUNKS], source_name=doc.source_name,
+                    sha256=doc.sha256, mime_type=doc.mime_type or "application/pdf", pages=work.total_pages,
+                )
+                scan_pdf = (
+                    searchable_pdf(path, "pdf", ocr_languages=st.ocr_languages, pages=work.total_pages)
+                    if scanned and st.renditions and st.searchable_pdf else None
+                )
+            rendered = render_chunks(chunks) if st.renditions else {}
+            if scan_pdf:
+                rendered["pdf"] = scan_pdf
+            self._finish(work, doc, n, rendered, {
+                **described, "kind": "pdf", "ocr": landing.ocr_pages > 0, "ocr_pages": landing.ocr_pages,
+                "characters": landing.characters, "words": landing.words,
+            })
         return len(drafts)
 
     # ---- shared steps --------------------------------------------------------------------

@@ -33,9 +33,10 @@ class RangeLanding:
 def clear_ranges(sessions: SessionFactory, document_id: str, generation: int) -> None:
     """Start the document's ranges afresh: drop range rows and chunk rows of earlier
     generations or attempts (a re-driven document that was assembled but never handed on
-    must assemble again, or its ranges would all look stale)."""
+    must assemble again, or its ranges would all look stale). Fenced once the document is
+    past chunking: its chunks then belong to embed and index."""
     with transaction(sessions) as s:
-        StatusStore.guard(s, document_id, generation, lock=True)
+        StatusStore.guard_chunk_set(s, document_id, generation)
         s.execute(delete(PageRangeResult).where(PageRangeResult.document_id == document_id))
         s.execute(delete(Chunk).where(Chunk.document_id == document_id))
 

@@ -9,13 +9,13 @@ under its own lock, which does not exclude the worker's other PDFium users (pdfi
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from documind.logging import get_logger
 
+from documind_ingest.bounded_child import run_bounded
 from documind_ingest.validation import IMAGE_KINDS
 
 # Screenshots carry no DPI; 96 gives their pages a screen-like size.
@@ -52,13 +52,16 @@ def searchable_pdf(path: Path, kind: str, *, ocr_languages: str, pages: int = 1)
             if kind in IMAGE_KINDS:
                 source = Path(tmp) / "image.pdf"
                 _image_to_pdf(path, source)
-            done = subprocess.run(
-                ocrmypdf_command(source, out, ocr_languages), capture_output=True, text=True,
-                timeout=TIMEOUT_S_BASE + TIMEOUT_S_PER_PAGE * max(pages, 1),
+            # Bounded, and killed with its group: OCRmyPDF's Tesseract children die with it.
+            done = run_bounded(
+                ocrmypdf_command(source, out, ocr_languages),
+                timeout_s=TIMEOUT_S_BASE + TIMEOUT_S_PER_PAGE * max(pages, 1),
+                tool="OCRmyPDF", task="the searchable PDF",
             )
             if done.returncode != 0:
                 log.warning(
-                    "searchable PDF not made", kind=kind, exit_code=done.returncode, error=done.stderr[-300:]
+                    "searchable PDF not made", kind=kind, exit_code=done.returncode,
+                    error=done.stderr.decode("utf-8", "replace")[-300:],
                 )
                 return None
             return out.read_bytes()

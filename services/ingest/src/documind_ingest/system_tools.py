@@ -28,9 +28,8 @@ class Tool:
 TESSERACT = Tool("tesseract", "Tesseract", "tesseract-ocr", "scans and images (OCR)")
 LIBREOFFICE = Tool(
     "soffice", "LibreOffice", "libreoffice-core libreoffice-writer libreoffice-impress libreoffice-calc",
-    "legacy Office files (.doc, .ppt, .xls)",
+    "legacy Word and PowerPoint files (.doc, .ppt)",
 )
-LEGACY_OFFICE_KINDS = frozenset({"doc", "ppt", "xls"})
 
 
 def missing_message(tool: Tool) -> str:

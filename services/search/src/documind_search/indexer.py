@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from documind.contracts import DeleteDocument, IndexChunks
 from documind.db.models import Chunk, Document, DocumentStatus, StageName, utcnow
-from documind.errors import Fenced
+from documind.errors import Fenced, InconsistentChunks
 from documind.logging import get_logger
 from documind.runtime import Runtime
 from documind.status import StatusStore
@@ -39,6 +39,9 @@ class Indexer:
             doc = StatusStore.guard(s, doc_id, gen)
             tenant, created_at = doc.tenant, doc.created_at
             may_have_older = may_have_older_points(doc, gen)
+            check_chunk_rows(doc, int(s.scalar(
+                select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
+            ) or 0))
             rows = s.execute(
                 select(Chunk)
                 .where(
@@ -95,6 +98,7 @@ class Indexer:
                 s.execute(update(Chunk).where(Chunk.id.in_(ids)).values(indexed_at=utcnow()))
             base = select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
             total = int(s.scalar(base) or 0)
+            check_chunk_rows(step.document, total)  # again, under the lock, before completing
             done = int(s.scalar(base.where(Chunk.indexed_at.is_not(None))) or 0)
             step.progress(StageName.INDEX, done, total)
         return done, total
@@ -112,6 +116,15 @@ class Indexer:
         if tenant is not None:
             self.runtime.versions.bump(tenant)
         return {"document_id": work.document_id, "points_removed": before}
+
+
+def check_chunk_rows(doc: Document, rows: int) -> None:
+    """Never index or complete a document whose chunk rows differ from its ``chunk_count``: a
+    chunk set cleared after its hand-off would complete with zero chunks and zero points."""
+    if doc.chunk_count is not None and rows != doc.chunk_count:
+        raise InconsistentChunks(
+            f"document {doc.id} has {rows} chunk rows but chunk_count {doc.chunk_count}: not indexing it"
+        )
 
 
 def may_have_older_points(doc: Document, gen: int) -> bool:
