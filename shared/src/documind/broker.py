@@ -27,6 +27,7 @@ from documind.db.engine import SessionFactory
 from documind.errors import is_transient
 from documind.middleware import DeliveryCounter, Liveness, LogContext
 from documind.middleware.deliveries import MemoryReceipts, ReceiptCounter, RedisReceipts
+from documind.pending import PendingMessages, PendingWork, RedisPendingWork
 from documind.settings import RunMode, Settings
 
 
@@ -66,7 +67,18 @@ def build_middleware(
         stack.append(_prometheus(settings))
     if settings.liveness_file is not None:
         stack.append(Liveness(settings.liveness_file))
+    if settings.mode is RunMode.EMBEDDED:
+        stack.append(PendingMessages())  # what the watchdog asks (build_pending_work)
     return stack
+
+
+def build_pending_work(
+    settings: Settings, middleware: list[dramatiq.Middleware], broker: dramatiq.Broker
+) -> PendingWork:
+    """Where the watchdog learns which documents still have a message in the broker."""
+    if settings.mode is RunMode.EMBEDDED:
+        return next(m for m in middleware if isinstance(m, PendingMessages))
+    return RedisPendingWork(broker, Queues.ALL)
 
 
 def _receipts(settings: Settings) -> ReceiptCounter:

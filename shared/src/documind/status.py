@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterator, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -407,9 +407,19 @@ class StatusStore:
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
+    @staticmethod
+    def touched_since(s: Session, document_id: str, cutoff: datetime) -> bool:
+        """Whether a worker moved the document (its row, or any stage's heartbeat) at or after
+        ``cutoff``: the watchdog's re-check under the row lock, so work that got going between
+        its query and its decision is not re-driven."""
+        doc = select(Document.id).where(Document.id == document_id, Document.updated_at >= cutoff)
+        stage = select(Stage.id).where(Stage.document_id == document_id, Stage.heartbeat_at >= cutoff)
+        return bool(s.scalar(select(or_(doc.exists(), stage.exists()))))
+
     def idle_documents(self, older_than: timedelta) -> list[tuple[str, int]]:
         """Active documents with no running stage and no update for a while: their message
-        was lost (e.g. an embedded process stopped). The watchdog re-drives them."""
+        was lost (e.g. an embedded process stopped) or still waits in a queue; the watchdog
+        tells the two apart by asking the broker (``documind.pending``)."""
         cutoff = utcnow() - older_than
         with self.sessions() as s:
             running = select(Stage.document_id).where(Stage.state == StageState.RUNNING)

@@ -1,13 +1,19 @@
 """The stuck-document watchdog (DESIGN rule 1): no document may stay in a non-final state
-without a live worker. Stages whose heartbeat went stale, and active documents with no
-running stage that nothing touched for a while, are re-driven by re-sending the work of the
-stage they are in (every step is idempotent); after ``max_deliveries`` re-drives the document
-fails with a reason instead."""
+without a live worker.
+
+Suspects are active documents whose running stage's heartbeat went stale, or with no running
+stage that nothing touched for a while. A suspect is **stuck** only if the broker holds no
+message for it (``documind.pending``): waiting behind a backlog is not being stuck, and a
+message a dead worker fetched but never acked is put back on its queue by Dramatiq's own
+maintenance (which each run triggers), with our delivery counter failing crash loops. A stuck document is re-driven by re-sending the
+work of the stage it is in (every step is idempotent). Attempts are counted by workers when
+they begin a stage, never by a re-drive; once a stage has begun ``max_deliveries`` times
+without finishing, the document fails with a reason instead."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -15,44 +21,75 @@ from documind.contracts import EmbedChunks, IndexChunks, Lane, ProcessDocument, 
 from documind.db.engine import transaction
 from documind.db.models import Chunk, Document, Stage, StageName, StageState, utcnow
 from documind.logging import get_logger
+from documind.pending import DocKey, PendingWork
 from documind.runtime import Runtime
-from documind.status import ACTIVE_STATUSES
+from documind.status import ACTIVE_STATUSES, StatusStore
 
 
 @dataclass
 class Watchdog:
     runtime: Runtime
+    pending: PendingWork | None = None  # default: the runtime's (chosen by the run mode)
 
     def run(self, work: RunWatchdog) -> dict:
         st = self.runtime.settings
         after = timedelta(seconds=st.stale_after_s if work.stale_after_s is None else work.stale_after_s)
+        cutoff = utcnow() - after
         status = self.runtime.status
+        pending = self.pending or self.runtime.pending
+        pending.reclaim()  # a dead worker's messages back on their queues, before we judge
         suspects = {(d, g) for d, g, _stage, _hb in status.stale_stages(after)}
         suspects |= set(status.idle_documents(after))
+        stuck = self._not_pending(suspects)
+        queued = sorted(d for d, _g in suspects - stuck)
         redriven, failed = [], []
-        for doc_id, gen in sorted(suspects):
-            outcome = self.redrive(doc_id, gen)
+        for doc_id, gen in sorted(stuck):
+            outcome = self.redrive(doc_id, gen, cutoff)
             (redriven if outcome == "redriven" else failed if outcome == "failed" else []).append(doc_id)
-        if suspects:
-            get_logger("documind.watchdog").warning("stuck documents handled", redriven=len(redriven), failed=len(failed))
-        return {"redriven": redriven, "failed": failed}
+        metrics = self.runtime.metrics.watchdog_documents
+        for outcome, ids in (("redriven", redriven), ("failed", failed), ("queued", queued)):
+            if ids:
+                metrics.labels(outcome).inc(len(ids))
+        if redriven or failed:
+            get_logger("documind.watchdog").warning(
+                "stuck documents handled", redriven=len(redriven), failed=len(failed), queued=len(queued)
+            )
+        return {"redriven": redriven, "failed": failed, "queued": queued}
 
-    def redrive(self, doc_id: str, gen: int) -> str:
+    def _not_pending(self, suspects: set[DocKey]) -> set[DocKey]:
+        """Suspects without a message in the broker. A document whose message moves between
+        two queues while one scan reads them (a delayed retry falling due) could be missed
+        once; a second scan of the few left over confirms (and ``redrive`` re-checks the
+        rows under the lock)."""
+        pending = self.pending or self.runtime.pending
+        left = set(suspects)
+        for _ in range(2):
+            if not left:
+                break
+            left -= pending.snapshot().documents
+        return left
+
+    def redrive(self, doc_id: str, gen: int, cutoff: datetime) -> str:
         rt = self.runtime
         with transaction(rt.sessions) as s:
             doc = s.scalar(select(Document).where(Document.id == doc_id).with_for_update())
             if doc is None or doc.status not in ACTIVE_STATUSES or doc.generation != gen:
                 return "skipped"
+            if StatusStore.touched_since(s, doc_id, cutoff):
+                return "skipped"  # a worker moved it since we looked: not stuck
             stage_name = doc.stage or StageName.VALIDATE
             stage = s.scalar(select(Stage).where(Stage.document_id == doc_id, Stage.name == stage_name))
+            # Begun by workers this many times (StageStep.begin counts); a re-drive of work
+            # that never began (a lost message) is no attempt.
             attempts = stage.attempt if stage is not None else 0
             if attempts >= rt.settings.max_deliveries:
                 reason = f"stuck in stage {stage_name.value}: no worker finished it after {attempts} attempts"
             else:
                 reason = None
                 if stage is not None:
-                    stage.attempt += 1
-                    stage.state = StageState.PENDING
+                    # Its worker is gone: the next one to begin it counts a new attempt.
+                    if stage.state is StageState.RUNNING:
+                        stage.state = StageState.PENDING
                     stage.heartbeat_at = utcnow()
                 doc.updated_at = utcnow()
             total = doc.chunk_count or 0
