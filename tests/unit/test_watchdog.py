@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from documind.contracts import EmbedChunks, ProcessDocument, Queues, RunWatchdog
 from documind.db.engine import transaction
+from documind.locks import FileJobLock
 from documind.db.models import Document, DocumentStatus, Stage, StageName, StageState, utcnow
 from documind.runtime import Runtime, build_runtime
 from documind.settings import load_settings
@@ -53,7 +54,7 @@ def stages(rt: Runtime, doc_id: str) -> dict[StageName, tuple[StageState, int]]:
 def watch(rt: Runtime, times: int = 1) -> dict:
     outcome: dict = {}
     for _ in range(times):
-        outcome = Watchdog(rt).run(RunWatchdog(stale_after_s=60))
+        outcome = Watchdog(rt, FileJobLock(rt.settings.data_dir / "locks")).run(RunWatchdog(stale_after_s=60))
     return outcome
 
 
@@ -125,7 +126,7 @@ def test_work_that_moved_since_the_query_is_not_redriven(runtime: Runtime) -> No
     cutoff = utcnow()
     time.sleep(0.01)
     rt.status.begin_stage(*doc, StageName.VALIDATE)  # a worker took it after the query
-    assert Watchdog(rt).redrive(*doc, cutoff) == "skipped"
+    assert Watchdog(rt, FileJobLock(rt.settings.data_dir / "locks")).redrive(*doc, cutoff) == "skipped"
     assert queued(rt) == 0
 
 

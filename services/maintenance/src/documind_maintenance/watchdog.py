@@ -20,6 +20,7 @@ from sqlalchemy import select
 from documind.contracts import EmbedChunks, IndexChunks, Lane, ProcessDocument, RunWatchdog
 from documind.db.engine import transaction
 from documind.db.models import Chunk, Document, Stage, StageName, StageState, utcnow
+from documind.locks import JobLock
 from documind.logging import get_logger
 from documind.pending import DocKey, PendingWork
 from documind.runtime import Runtime
@@ -29,9 +30,18 @@ from documind.status import ACTIVE_STATUSES, StatusStore
 @dataclass
 class Watchdog:
     runtime: Runtime
+    lock: JobLock
     pending: PendingWork | None = None  # default: the runtime's (chosen by the run mode)
 
     def run(self, work: RunWatchdog) -> dict:
+        # One run at a time: two would both find the same documents stuck and re-drive twice.
+        with self.lock.hold("watchdog") as held:
+            if not held:
+                get_logger("documind.watchdog").info("watchdog run skipped: another run holds the lock")
+                return {"redriven": [], "failed": [], "queued": [], "skipped": "another watchdog run is in progress"}
+            return self._run(work)
+
+    def _run(self, work: RunWatchdog) -> dict:
         st = self.runtime.settings
         after = timedelta(seconds=st.stale_after_s if work.stale_after_s is None else work.stale_after_s)
         cutoff = utcnow() - after
