@@ -181,3 +181,38 @@ def test_a_backlog_behind_stopped_workers_is_never_redriven_nor_failed(tmp_path)
         assert stack.sql("SELECT count(*) FROM dead_letters") == [(0,)]
     finally:
         teardown(stack, db)
+
+
+def test_a_lost_deletion_is_finished_by_the_watchdog(tmp_path):
+    """Distributed: `documind delete` while the search worker is down gives up waiting, and
+    Redis then loses its DeleteDocument. The watchdog removes the stored file and re-sends
+    the points removal; once search is back, the index holds nothing of the document."""
+    from tests.integration.harness import distributed_stack, teardown
+
+    root = Path(tempfile.mkdtemp(prefix="documind-lost-delete-"))
+    stack, db = distributed_stack(root, redis_db=11)
+    try:
+        note = tmp_path / "kelp.txt"
+        note.write_text("Kelp forests grow fastest in cold, nutrient-rich coastal water.")
+        (doc,) = stack.ingest(note)
+        assert doc["status"] == "completed", doc
+        key = stack.sql(f"SELECT storage_key FROM documents WHERE id = '{doc['id']}'")[0][0]
+        stored = Path(stack.env["DOCUMIND_DATA_DIR"]) / "files" / key
+        assert stored.exists()
+        with stack.paused("search"):
+            res = stack.cli("delete", doc["id"], "--timeout", "3", check=False)
+            assert res.code == 1 and "no answer" in res.stderr, res.stderr
+            client, ns = _redis(stack)
+            client.delete(f"{ns}:search", f"{ns}:search.msgs")  # the message is lost
+            client.close()
+            assert stored.exists()
+            outcome = stack.cli("recover", "--stale-after", "0", "--json").json()
+            assert outcome["purged"] == [doc["id"]], outcome
+            assert not stored.exists()
+            again = stack.cli("recover", "--stale-after", "0", "--json").json()
+            assert again["purged"] == [] and again["queued"] == [doc["id"]]  # sent once
+        _wait_sql(stack, f"SELECT purged_at IS NOT NULL FROM documents WHERE id = '{doc['id']}'", [(True,)], 180)
+        report = stack.cli("index", "check", "--json", check=False).json()
+        assert report["extra"]["count"] == 0 and report["points_scanned"] == 0, report
+    finally:
+        teardown(stack, db)

@@ -166,3 +166,92 @@ def test_pending_messages_follow_a_message_from_enqueue_to_ack(runtime: Runtime)
     assert len(calls) == 2
     assert calls == [{doc}, {doc}]  # pending while running, and across the retry
     assert rt.pending.snapshot().documents == frozenset()
+
+
+# ---- what a re-drive sends (issue 10 item 6) ----------------------------------------------
+
+
+def sent(rt: Runtime) -> list[tuple[str, int, int]]:
+    import dramatiq
+
+    out = []
+    for q in (Queues.EMBED, Queues.SEARCH):
+        for raw in list(rt.broker.queues[q].queue):
+            m = dramatiq.Message.decode(raw)
+            out.append((m.actor_name, m.args[0]["start"], m.args[0]["end"]))
+    return sorted(out)
+
+
+def chunked(rt: Runtime, n: int, embedded: set[int], indexed: set[int]) -> tuple[str, int]:
+    """A document of ``n`` chunks in the index stage, some embedded, some indexed."""
+    import uuid
+
+    from documind.db.models import Chunk
+
+    doc = register(rt, 1)
+    now = utcnow()
+    with transaction(rt.sessions) as s:
+        for i in range(n):
+            s.add(Chunk(
+                id=str(uuid.uuid4()), document_id=doc[0], idx=i, generation=doc[1], text=f"chunk {i}",
+                token_count=2, embedded_at=now if i in embedded else None, indexed_at=now if i in indexed else None,
+            ))
+    rt.status.update_document(*doc, chunk_count=n)
+    rt.status.begin_stage(*doc, StageName.INDEX)  # a range was indexed: the stage says INDEX
+    return doc
+
+
+def test_a_lost_embed_range_is_re_sent_though_the_stage_says_index(clean_env, tmp_path: Path) -> None:
+    """Redis lost in a multi-range embed: range [0, 2) is indexed, [2, 4) never embedded,
+    [4, 6) embedded but not indexed. Each lost range gets its own next step."""
+    rt = build_runtime(load_settings(data_dir=tmp_path, embed_chunks_per_message=2), configure_logs=False)
+    try:
+        doc = chunked(rt, 6, embedded={0, 1, 4, 5}, indexed={0, 1})
+        age(rt, doc[0])
+        assert watch(rt)["redriven"] == [doc[0]]
+        assert sent(rt) == [("embed.embed_chunks", 2, 4), ("search.index_chunks", 4, 6)]
+    finally:
+        rt.close()
+
+
+def test_a_document_indexed_whole_but_never_completed_is_completed_by_its_last_range(
+    clean_env, tmp_path: Path
+) -> None:
+    rt = build_runtime(load_settings(data_dir=tmp_path, embed_chunks_per_message=2), configure_logs=False)
+    try:
+        doc = chunked(rt, 5, embedded=set(range(5)), indexed=set(range(5)))
+        age(rt, doc[0])
+        assert watch(rt)["redriven"] == [doc[0]]
+        assert sent(rt) == [("search.index_chunks", 4, 5)]
+    finally:
+        rt.close()
+
+
+def test_a_lost_deletion_is_finished_files_removed_and_points_removal_re_sent(runtime: Runtime) -> None:
+    import dramatiq
+
+    rt = runtime
+    deleted, cancelled = register(rt, 1), register(rt, 2)
+    for n in (1, 2):
+        rt.storage.put_bytes(f"acme/{n}", b"the stored upload")
+    rt.status.mark_deleted(deleted[0])  # ... and its DeleteDocument was lost
+    rt.status.cancel(cancelled[0])
+    past = utcnow() - timedelta(hours=1)
+    with transaction(rt.sessions) as s:
+        s.execute(update(Document).values(deleted_at=past, completed_at=past))
+    both = sorted([deleted[0], cancelled[0]])
+
+    outcome = watch(rt)
+    assert outcome["purged"] == both
+    assert not rt.storage.exists("acme/1")
+    assert rt.storage.exists("acme/2")  # a cancelled document keeps its upload
+    removals = [dramatiq.Message.decode(raw).args[0]["document_id"] for raw in rt.broker.queues[Queues.SEARCH].queue]
+    assert sorted(removals) == both
+    # Waiting in the queue: not sent again.
+    again = watch(rt)
+    assert again["purged"] == [] and sorted(again["queued"]) == both
+    assert rt.broker.queues[Queues.SEARCH].qsize() == 2
+    # The search service removed the points: nothing left to finish.
+    for doc_id in both:
+        assert rt.status.mark_purged(doc_id)
+    assert rt.status.unpurged(timedelta(0)) == []

@@ -63,8 +63,9 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         cache_misses=Counter("documind_search_cache_misses_total", "Search answers computed (cache miss)", **kw),
         watchdog_documents=Counter(
             "documind_watchdog_documents_total",
-            "Suspect documents the watchdog handled, by outcome: redriven, failed, or queued "
-            "(left alone: a message for it still waits in the broker or runs)",
+            "Suspect documents the watchdog handled, by outcome: redriven, failed, queued "
+            "(left alone: a message for it still waits in the broker or runs) or purged (a lost "
+            "deletion finished)",
             ["outcome"], **kw,
         ),
     )

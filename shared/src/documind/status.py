@@ -31,6 +31,8 @@ from documind.errors import Fenced
 from documind.index_versions import IndexVersions, MemoryIndexVersions
 
 ACTIVE_STATUSES = (DocumentStatus.RECEIVED, DocumentStatus.PROCESSING)
+# Removed by a user: their index points (and, once deleted, their file) must go.
+REMOVED_STATUSES = (DocumentStatus.DELETED, DocumentStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ class StatusStore:
         doc.error = None
         doc.deleted_at = None
         doc.completed_at = None
+        doc.purged_at = None
         doc.source_name = upload.source_name
         doc.storage_key = upload.storage_key
         doc.lane = upload.lane
@@ -306,6 +309,7 @@ class StatusStore:
                 return None
             doc.status = DocumentStatus.DELETED
             doc.deleted_at = utcnow()
+            doc.purged_at = None  # until the search service confirms its points gone
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
         self.versions.bump(doc.tenant)
         return doc
@@ -321,6 +325,7 @@ class StatusStore:
                 return doc, False
             doc.status = DocumentStatus.CANCELLED
             doc.completed_at = now
+            doc.purged_at = None  # until the search service confirms its points gone
             doc.chunk_count = 0
             for stage in doc.stages:
                 if stage.state in (StageState.RUNNING, StageState.PENDING):
@@ -329,6 +334,30 @@ class StatusStore:
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
             s.execute(PageRangeResult.__table__.delete().where(PageRangeResult.document_id == document_id))
             return doc, True
+
+    def mark_purged(self, document_id: str) -> bool:
+        """The document's index points are gone (its ``DeleteDocument`` ran): the watchdog
+        stops re-sending it. Only while it is still deleted or cancelled (not re-ingested)."""
+        with transaction(self.sessions) as s:
+            done = s.execute(
+                update(Document)
+                .where(Document.id == document_id, Document.status.in_(REMOVED_STATUSES))
+                .values(purged_at=utcnow())
+            )
+            return bool(done.rowcount)
+
+    def unpurged(self, older_than: timedelta) -> list[tuple[str, DocumentStatus]]:
+        """Deleted or cancelled documents whose points removal was never confirmed, removed
+        a while ago: their ``DeleteDocument`` was lost (the watchdog's input)."""
+        cutoff = utcnow() - older_than
+        removed_at = func.coalesce(Document.deleted_at, Document.completed_at)
+        with self.sessions() as s:
+            rows = s.execute(
+                select(Document.id, Document.status).where(
+                    Document.status.in_(REMOVED_STATUSES), Document.purged_at.is_(None), removed_at < cutoff
+                )
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]
 
     # ---- reads ---------------------------------------------------------------------------
     def get(self, document_id: str) -> Document | None:
