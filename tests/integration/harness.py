@@ -113,7 +113,8 @@ class Stack:
         while time.monotonic() < deadline:
             if all((self.root / f"{s}.alive").exists() for s in services):
                 return
-            dead = [w for w in self.workers if w.poll() is not None]
+            # Only those starting: another may be stopped on purpose (nested ``paused``).
+            dead = [s for s in services if self.workers[SERVICES.index(s)].poll() is not None]
             if dead:
                 raise RuntimeError(f"a worker exited at start-up\n{self.worker_logs()}")
             time.sleep(0.5)

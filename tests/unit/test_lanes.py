@@ -173,7 +173,10 @@ def test_the_watchdog_redrives_on_the_documents_lane(runtime: Runtime) -> None:
     bulk = runtime.status.register(Upload("acme", "b.txt", "b" * 64, 1, "acme/b", Lane.BULK))
     interactive = runtime.status.register(Upload("acme", "i.txt", "a" * 64, 1, "acme/a"))
     time.sleep(0.01)
-    outcome = Watchdog(runtime).run(RunWatchdog(stale_after_s=0))
+    from documind.locks import build_job_lock
+
+    watchdog = Watchdog(runtime, build_job_lock(runtime.engine, runtime.settings.data_dir))
+    outcome = watchdog.run(RunWatchdog(stale_after_s=0))
     assert sorted(outcome["redriven"]) == sorted([bulk.document_id, interactive.document_id])
     queued = {
         q: [m.args[0]["document_id"] for m in (dramatiq.Message.decode(raw) for raw in runtime.broker.queues[q].queue)]

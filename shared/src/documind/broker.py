@@ -27,6 +27,7 @@ from documind.db.engine import SessionFactory
 from documind.errors import is_transient
 from documind.middleware import DeliveryCounter, Liveness, LogContext, Unroutable
 from documind.middleware.deliveries import MemoryReceipts, ReceiptCounter, RedisReceipts
+from documind.pending import PendingMessages, PendingWork, RedisPendingWork
 from documind.settings import RunMode, Settings
 
 
@@ -71,6 +72,8 @@ def build_middleware(
         stack.append(_prometheus(settings))
     if settings.liveness_file is not None:
         stack.append(Liveness(settings.liveness_file))
+    if settings.mode is RunMode.EMBEDDED:
+        stack.append(PendingMessages())  # what the watchdog asks (build_pending_work)
     return stack
 
 
@@ -81,6 +84,15 @@ def start_time_limits(broker: dramatiq.Broker) -> None:
     for middleware in broker.middleware:
         if isinstance(middleware, TimeLimit) and not middleware.manager.is_alive():  # type: ignore[union-attr]
             middleware.after_process_boot(broker)
+
+
+def build_pending_work(
+    settings: Settings, middleware: list[dramatiq.Middleware], broker: dramatiq.Broker
+) -> PendingWork:
+    """Where the watchdog learns which documents still have a message in the broker."""
+    if settings.mode is RunMode.EMBEDDED:
+        return next(m for m in middleware if isinstance(m, PendingMessages))
+    return RedisPendingWork(broker, Queues.ALL)
 
 
 def _receipts(settings: Settings) -> ReceiptCounter:

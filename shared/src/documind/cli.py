@@ -511,15 +511,23 @@ def cancel(doc_id: str, timeout: float, as_json: bool) -> None:
 @click.option("--timeout", default=120.0, type=float, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print JSON only")
 def recover(stale_after: float | None, timeout: float, as_json: bool) -> None:
-    """Run the stuck-document watchdog now: re-drive (or fail) documents whose worker died."""
+    """Run the stuck-document watchdog now: re-drive (or fail) documents whose work was lost.
+
+    Documents whose message still waits in the broker (or runs) are left alone; while another
+    watchdog run holds its lock, this one does nothing and says so."""
     from documind.contracts import RunWatchdog
 
     with _runtime(with_workers=True) as rt:
         outcome = _call(rt, RunWatchdog(stale_after_s=stale_after), timeout)
     if as_json:
         _print_json(outcome)
+    elif outcome.get("skipped"):
+        click.echo(f"nothing done: {outcome['skipped']}")
     else:
-        click.echo(f"re-driven: {len(outcome['redriven'])}, failed: {len(outcome['failed'])}")
+        click.echo(
+            f"re-driven: {len(outcome['redriven'])}, failed: {len(outcome['failed'])}, "
+            f"still queued (left alone): {len(outcome.get('queued', []))}"
+        )
 
 
 # ---- dead letters --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import dramatiq
 
 from documind.broker import start_time_limits
 from documind.contracts import RunWatchdog
+from documind.locks import DataFolderLock
 from documind.runtime import Runtime, register_services
 
 
@@ -15,18 +16,32 @@ class EmbeddedWorkers:
         self.runtime = runtime
         self.recover = recover
         self.recovered: list[str] = []
-        register_services(runtime)
-        self.worker = dramatiq.Worker(runtime.broker, worker_threads=runtime.settings.worker_threads, worker_timeout=100)
+        # One process per data folder: its in-memory queues are the only record of its work
+        # in flight, so a second one would re-drive that work as lost (and share Qdrant's
+        # local folder). Taken before the services open anything.
+        self.folder_lock = DataFolderLock(runtime.settings.data_dir)
+        self.folder_lock.acquire()
+        try:
+            register_services(runtime)
+            self.worker = dramatiq.Worker(
+                runtime.broker, worker_threads=runtime.settings.worker_threads, worker_timeout=100
+            )
+        except BaseException:
+            self.folder_lock.release()
+            raise
 
     def start(self) -> None:
         start_time_limits(self.runtime.broker)
         self.worker.start()
         # Work of an embedded process that stopped early died with its in-memory queue:
-        # re-drive every active document now (nothing else can be working on it). Waited
-        # for, so documents this process registers next are not re-driven twice.
+        # re-drive every active document now (the folder lock: nothing else is working on
+        # it). Waited for, so documents this process registers next are not re-driven twice.
         if self.recover and RunWatchdog.ACTOR in self.runtime.broker.actors:
             outcome = self.runtime.bus.call(RunWatchdog(stale_after_s=0), timeout_s=120)
             self.recovered = list(outcome["redriven"])
 
     def stop(self) -> None:
-        self.worker.stop()
+        try:
+            self.worker.stop()
+        finally:
+            self.folder_lock.release()

@@ -25,6 +25,7 @@ class Metrics:
     queries: Counter
     cache_hits: Counter
     cache_misses: Counter
+    watchdog_documents: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -60,4 +61,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         cache_hits=Counter("documind_search_cache_hits_total", "Search answers served from the cache", **kw),
         cache_misses=Counter("documind_search_cache_misses_total", "Search answers computed (cache miss)", **kw),
+        watchdog_documents=Counter(
+            "documind_watchdog_documents_total",
+            "Suspect documents the watchdog handled, by outcome: redriven, failed, queued "
+            "(left alone: a message for it still waits in the broker or runs) or purged (a lost "
+            "deletion finished)",
+            ["outcome"], **kw,
+        ),
     )

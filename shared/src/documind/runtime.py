@@ -17,13 +17,14 @@ import dramatiq
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from documind.broker import build_broker, build_middleware, build_results_backend
+from documind.broker import build_broker, build_middleware, build_pending_work, build_results_backend
 from documind.bus import Bus
 from documind.db.engine import SessionFactory, build_engine, build_session_factory
 from documind.db.migrate import check_current, upgrade
 from documind.index_versions import IndexVersions, build_index_versions
 from documind.logging import configure_logging, get_logger
 from documind.metrics import Metrics, build_metrics
+from documind.pending import PendingWork
 from documind.settings import RunMode, Settings
 from documind.status import StatusStore
 from documind.storage import FileStorage, LocalStorage
@@ -61,6 +62,7 @@ class Runtime:
     bus: Bus
     metrics: Metrics
     versions: IndexVersions
+    pending: PendingWork  # which documents still have a message in the broker (the watchdog's)
     closers: list[Callable[[], None]] = field(default_factory=list)
     _resources: dict[str, object] = field(default_factory=dict)
     _resource_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,7 +119,10 @@ def build_runtime(settings: Settings, *, migrate: bool | None = None, configure_
     broker = build_broker(settings, middleware)
     dramatiq.set_broker(broker)
     storage = LocalStorage(settings.effective_storage_dir)
-    return Runtime(settings, engine, sessions, status, storage, broker, Bus(broker, results), metrics, versions)
+    pending = build_pending_work(settings, middleware, broker)
+    return Runtime(
+        settings, engine, sessions, status, storage, broker, Bus(broker, results), metrics, versions, pending
+    )
 
 
 def discover_services() -> dict[str, Register]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterator, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,8 @@ from documind.errors import Fenced
 from documind.index_versions import IndexVersions, MemoryIndexVersions
 
 ACTIVE_STATUSES = (DocumentStatus.RECEIVED, DocumentStatus.PROCESSING)
+# Removed by a user: their index points (and, once deleted, their file) must go.
+REMOVED_STATUSES = (DocumentStatus.DELETED, DocumentStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ class StatusStore:
         doc.error = None
         doc.deleted_at = None
         doc.completed_at = None
+        doc.purged_at = None
         for stage in list(doc.stages):
             s.delete(stage)
 
@@ -328,6 +331,7 @@ class StatusStore:
                 return None
             doc.status = DocumentStatus.DELETED
             doc.deleted_at = utcnow()
+            doc.purged_at = None  # until the search service confirms its points gone
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
         self.versions.bump(doc.tenant)
         return doc
@@ -343,6 +347,7 @@ class StatusStore:
                 return doc, False
             doc.status = DocumentStatus.CANCELLED
             doc.completed_at = now
+            doc.purged_at = None  # until the search service confirms its points gone
             doc.chunk_count = 0
             for stage in doc.stages:
                 if stage.state in (StageState.RUNNING, StageState.PENDING):
@@ -351,6 +356,30 @@ class StatusStore:
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
             s.execute(PageRangeResult.__table__.delete().where(PageRangeResult.document_id == document_id))
             return doc, True
+
+    def mark_purged(self, document_id: str) -> bool:
+        """The document's index points are gone (its ``DeleteDocument`` ran): the watchdog
+        stops re-sending it. Only while it is still deleted or cancelled (not re-ingested)."""
+        with transaction(self.sessions) as s:
+            done = s.execute(
+                update(Document)
+                .where(Document.id == document_id, Document.status.in_(REMOVED_STATUSES))
+                .values(purged_at=utcnow())
+            )
+            return bool(done.rowcount)
+
+    def unpurged(self, older_than: timedelta) -> list[tuple[str, DocumentStatus]]:
+        """Deleted or cancelled documents whose points removal was never confirmed, removed
+        a while ago: their ``DeleteDocument`` was lost (the watchdog's input)."""
+        cutoff = utcnow() - older_than
+        removed_at = func.coalesce(Document.deleted_at, Document.completed_at)
+        with self.sessions() as s:
+            rows = s.execute(
+                select(Document.id, Document.status).where(
+                    Document.status.in_(REMOVED_STATUSES), Document.purged_at.is_(None), removed_at < cutoff
+                )
+            )
+            return [tuple(r) for r in rows]  # type: ignore[misc]
 
     # ---- reads ---------------------------------------------------------------------------
     def get(self, document_id: str) -> Document | None:
@@ -448,9 +477,19 @@ class StatusStore:
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
+    @staticmethod
+    def touched_since(s: Session, document_id: str, cutoff: datetime) -> bool:
+        """Whether a worker moved the document (its row, or any stage's heartbeat) at or after
+        ``cutoff``: the watchdog's re-check under the row lock, so work that got going between
+        its query and its decision is not re-driven."""
+        doc = select(Document.id).where(Document.id == document_id, Document.updated_at >= cutoff)
+        stage = select(Stage.id).where(Stage.document_id == document_id, Stage.heartbeat_at >= cutoff)
+        return bool(s.scalar(select(or_(doc.exists(), stage.exists()))))
+
     def idle_documents(self, older_than: timedelta) -> list[tuple[str, int]]:
         """Active documents with no running stage and no update for a while: their message
-        was lost (e.g. an embedded process stopped). The watchdog re-drives them."""
+        was lost (e.g. an embedded process stopped) or still waits in a queue; the watchdog
+        tells the two apart by asking the broker (``documind.pending``)."""
         cutoff = utcnow() - older_than
         with self.sessions() as s:
             running = select(Stage.document_id).where(Stage.state == StageState.RUNNING)

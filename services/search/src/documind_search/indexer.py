@@ -115,6 +115,7 @@ class Indexer:
         self.index.delete_document(work.document_id)
         if tenant is not None:
             self.runtime.versions.bump(tenant)
+            self.runtime.status.mark_purged(work.document_id)  # the watchdog stops re-sending
         return {"document_id": work.document_id, "points_removed": before}
 
 

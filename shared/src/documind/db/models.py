@@ -109,6 +109,8 @@ class Document(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # A deleted or cancelled document's index points confirmed gone (the search service).
+    purged_at: Mapped[datetime | None]
 
     stages: Mapped[list["Stage"]] = relationship(
         back_populates="document", cascade="all, delete-orphan", order_by="Stage.id"
