@@ -329,46 +329,35 @@ def test_stale_stages_ignores_finished_work(store: StatusStore, sessions: Sessio
     assert store.stale_stages(timedelta(minutes=1)) == []
 
 
-def set_started(sessions: SessionFactory, document_id: str, name: StageName, when) -> None:  # noqa: ANN001
+def test_work_past_its_budget_fails_the_document_however_fresh_its_heartbeat(sessions: SessionFactory) -> None:
+    """A worker blocked on a hung child keeps beating: the heartbeat's own budget
+    (DOCUMIND_MAX_STAGE_S) fails the document and stops beating."""
+    store = StatusStore(sessions, max_work_s=0.3)
+    reg = store.register(upload())
+    store.begin_stage(reg.document_id, reg.generation, StageName.EXTRACT)
+    with store.heartbeat(reg.document_id, StageName.EXTRACT, 0.05, reg.generation):
+        time.sleep(1.0)  # "hung"
+    doc = store.get(reg.document_id)
+    assert doc.status is DocumentStatus.FAILED
+    assert doc.error == "stage extract still running after 0.3 s (DOCUMIND_MAX_STAGE_S)"
+
+
+def test_the_budget_counts_from_the_work_not_from_the_stage(sessions: SessionFactory) -> None:
+    """Time waiting in a queue (a stage begun hours ago, its next range only now running) never
+    counts, and a newer generation is never failed by an old one's budget."""
+    store = StatusStore(sessions, max_work_s=0.5)
+    reg = store.register(upload())
+    store.begin_stage(reg.document_id, reg.generation, StageName.EXTRACT)
     with transaction(sessions) as s:
-        s.execute(update(Stage).where(Stage.document_id == document_id, Stage.name == name).values(started_at=when))
-
-
-def test_overlong_stages_finds_a_stage_running_too_long_despite_its_heartbeat(
-    store: StatusStore, sessions: SessionFactory
-) -> None:
-    """A worker blocked on a hung child keeps beating: only the stage's age reveals it."""
-    stuck = store.register(upload(sha=SHA_A))
-    young = store.register(upload(sha=SHA_B))
-    store.begin_stage(stuck.document_id, 1, StageName.EXTRACT)
-    store.begin_stage(young.document_id, 1, StageName.EXTRACT)
-    began = utcnow() - timedelta(hours=3)
-    set_started(sessions, stuck.document_id, StageName.EXTRACT, began)
-    store.beat(stuck.document_id, StageName.EXTRACT)  # its heartbeat is fresh
-    assert store.stale_stages(timedelta(minutes=10)) == []
-
-    found = store.overlong_stages(timedelta(hours=2))
-    assert found == [(stuck.document_id, 1, StageName.EXTRACT, began)]
-    assert store.overlong_stages(timedelta(hours=4)) == []
-
-    # A re-begin (a re-driven stage, the next page range) keeps the stage's first start.
-    store.begin_stage(stuck.document_id, 1, StageName.EXTRACT)
-    assert [r[0] for r in store.overlong_stages(timedelta(hours=2))] == [stuck.document_id]
-
-
-def test_overlong_stages_ignores_finished_stages_and_final_documents(
-    store: StatusStore, sessions: SessionFactory
-) -> None:
-    done_stage = store.register(upload(sha=SHA_A))
-    failed_doc = store.register(upload(sha=SHA_B))
-    store.begin_stage(done_stage.document_id, 1, StageName.CHUNK)
-    store.finish_stage(done_stage.document_id, 1, StageName.CHUNK)
-    store.begin_stage(failed_doc.document_id, 1, StageName.CHUNK)
-    store.fail(failed_doc.document_id, "x")
-    old = utcnow() - timedelta(hours=5)
-    set_started(sessions, done_stage.document_id, StageName.CHUNK, old)
-    set_started(sessions, failed_doc.document_id, StageName.CHUNK, old)
-    assert store.overlong_stages(timedelta(minutes=1)) == []
+        s.execute(update(Stage).values(started_at=utcnow() - timedelta(hours=5)))
+    with store.heartbeat(reg.document_id, StageName.EXTRACT, 0.05, reg.generation):
+        time.sleep(0.2)
+    assert store.get(reg.document_id).status is DocumentStatus.PROCESSING
+    newer = store.register(upload(), reprocess=True)
+    with store.heartbeat(reg.document_id, StageName.EXTRACT, 0.05, reg.generation):
+        time.sleep(0.8)  # the old generation's work overran
+    doc = store.get(reg.document_id)
+    assert (doc.generation, doc.status) == (newer.generation, DocumentStatus.RECEIVED)
 
 
 def test_heartbeat_keeps_the_stage_fresh(store: StatusStore, sessions: SessionFactory) -> None:

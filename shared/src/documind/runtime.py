@@ -102,7 +102,7 @@ def build_runtime(settings: Settings, *, migrate: bool | None = None, configure_
     engine = build_engine(url)
     sessions = build_session_factory(engine)
     versions = build_index_versions(settings)
-    status = StatusStore(sessions, versions)
+    status = StatusStore(sessions, versions, max_work_s=settings.max_stage_s)
     metrics = build_metrics(CollectorRegistry())
     results = build_results_backend(settings)
 

@@ -109,8 +109,9 @@ class Settings(BaseSettings):
     stale_after_s: float = Field(600.0, gt=0, description="heartbeat age that marks a dead worker")
     max_stage_s: float = Field(
         7200.0, gt=0,
-        description="a stage running longer than this since it began fails, however fresh its heartbeat "
-        "(a worker stuck in a child process keeps beating)",
+        description="one piece of a stage's work (one message's extraction, chunking or encoding) running "
+        "longer than this fails its document, however fresh its heartbeat (a worker blocked in a child "
+        "process or a C call keeps beating); time waiting in a queue never counts",
     )
 
     bulk_threshold_files: int = Field(

@@ -5,6 +5,7 @@ its lifecycle. Every write step goes through :meth:`StatusStore.guard`, the dele
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -115,8 +116,12 @@ class StageStep:
 
 
 class StatusStore:
-    def __init__(self, sessions: SessionFactory, versions: IndexVersions | None = None) -> None:
+    def __init__(
+        self, sessions: SessionFactory, versions: IndexVersions | None = None, max_work_s: float | None = None
+    ) -> None:
         self.sessions = sessions
+        # Longest one piece of heartbeat-covered work may run (DOCUMIND_MAX_STAGE_S): None = unbounded.
+        self.max_work_s = max_work_s
         # Bumped after each commit that can change what a tenant's search returns (a bump
         # before the commit would let a query cache the old state under the new version).
         self.versions: IndexVersions = versions if versions is not None else MemoryIndexVersions()
@@ -266,13 +271,31 @@ class StatusStore:
             )
 
     @contextmanager
-    def heartbeat(self, document_id: str, name: StageName, interval_s: float) -> Iterator[None]:
+    def heartbeat(
+        self, document_id: str, name: StageName, interval_s: float, generation: int | None = None
+    ) -> Iterator[None]:
         """Keep ``heartbeat_at`` fresh while CPU-bound work runs, so the watchdog can tell a
-        live worker from a dead one."""
+        live worker from a dead one.
+
+        A fresh heartbeat proves the process lives, not that the work moves: a worker blocked
+        in a child process or a C call that its time limit cannot interrupt would beat for
+        ever. So the work this block covers has a budget of its own (``max_work_s``, counted
+        from entering the block: time waiting in a queue never counts). Past it the document
+        of this ``generation`` fails with the reason, and the beating stops; whatever the
+        blocked thread writes later is fenced off."""
         stop = threading.Event()
+        began = time.monotonic()
+        budget = self.max_work_s if generation is not None else None
 
         def tick() -> None:
             while not stop.wait(interval_s):
+                if budget is not None and time.monotonic() - began > budget:
+                    reason = f"stage {name.value} still running after {budget:g} s (DOCUMIND_MAX_STAGE_S)"
+                    try:
+                        self.fail(document_id, reason, generation=generation)
+                    except Exception:  # noqa: BLE001 - the watchdog sees the stale stage instead
+                        pass
+                    return
                 try:
                     self.beat(document_id, name)
                 except Exception:  # noqa: BLE001 - a missed beat is not worth killing the work
@@ -454,25 +477,6 @@ class StatusStore:
                     Document.status.in_(ACTIVE_STATUSES),
                     Stage.state == StageState.RUNNING,
                     Stage.heartbeat_at < cutoff,
-                )
-            )
-            return [tuple(r) for r in rows]  # type: ignore[misc]
-
-    def overlong_stages(self, max_duration: timedelta) -> list[tuple[str, int, StageName, datetime | None]]:
-        """Running stages of active documents that began more than ``max_duration`` ago,
-        however fresh their heartbeat: a worker blocked on a child process that ignores its
-        limits keeps beating forever (``DOCUMIND_MAX_STAGE_S``; the watchdog fails these).
-        ``started_at`` is kept across re-drives and re-begins, so the clock counts the
-        stage's whole life in this generation. Rows: (document, generation, stage, started_at)."""
-        cutoff = utcnow() - max_duration
-        with self.sessions() as s:
-            rows = s.execute(
-                select(Document.id, Document.generation, Stage.name, Stage.started_at)
-                .join(Stage, Stage.document_id == Document.id)
-                .where(
-                    Document.status.in_(ACTIVE_STATUSES),
-                    Stage.state == StageState.RUNNING,
-                    Stage.started_at < cutoff,
                 )
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]

@@ -45,7 +45,7 @@ class ChunkEmbedder:
             ).all()
         vectors = None
         if rows:
-            with rt.status.heartbeat(doc_id, StageName.EMBED, rt.settings.heartbeat_interval_s):
+            with rt.status.heartbeat(doc_id, StageName.EMBED, rt.settings.heartbeat_interval_s, gen):
                 vectors = self.encoder.encode([text for _, text in rows])
         self._store(doc_id, gen, [cid for cid, _ in rows], vectors, model)
         rt.metrics.stage_seconds.labels(SERVICE, "embed").observe(time.monotonic() - started)

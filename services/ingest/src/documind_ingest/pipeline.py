@@ -98,7 +98,7 @@ class IngestPipeline:
                 return self._stream(work, doc, path, validated)
 
             t = time.monotonic()
-            with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
+            with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s, gen):
                 if validated.kind == "txt":
                     extraction = Extraction(plain_text_elements(path, validated.encoding), ocr_used=False, pages=None)
                 else:
@@ -127,7 +127,7 @@ class IngestPipeline:
 
         t = time.monotonic()
         # The heartbeat lasts until the hand-off: rendering and storing renditions take time too.
-        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
+        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s, gen):
             drafts = self._chunk(extraction.elements)
             self._timed(StageName.CHUNK, t)
             text_chars = sum(len(d.text) for d in drafts)
@@ -185,7 +185,7 @@ class IngestPipeline:
         drafts: list[ChunkDraft] = []
         last_page = 0
         rendition = RenditionBuilder() if st.renditions else None
-        with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
+        with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s, gen):
             for batch in batches(self._blocks(path, kind), STREAM_BATCH_CHARS):
                 status.check(doc_id, gen)
                 elements = to_elements(batch)
@@ -197,7 +197,7 @@ class IngestPipeline:
             step.finish(StageName.EXTRACT)
             step.begin(StageName.CHUNK)
         self._timed(StageName.EXTRACT, t)
-        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
+        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s, gen):
             text_chars = sum(len(d.text) for d in drafts)
             self._require_text(text_chars, False)
             n = replace_chunks(rt.sessions, doc_id, gen, drafts)
@@ -247,7 +247,7 @@ class IngestPipeline:
             raise Fenced(f"document {doc_id} vanished")
         blocks, ocr_pages = [], 0
         with rt.storage.local_copy(doc.storage_key) as path, \
-                status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s):
+                status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s, gen):
             for page in iter_pages(
                 path, work.first_page, work.last_page,
                 ocr_languages=st.ocr_languages,
@@ -271,7 +271,7 @@ class IngestPipeline:
             step.begin(StageName.CHUNK, units_total=n)
         # Heartbeat until the hand-off: the searchable PDF alone can take a minute a page, and
         # a silent CHUNK stage looks dead to the watchdog, whose re-drive would clear the chunks.
-        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s):
+        with status.heartbeat(doc_id, StageName.CHUNK, st.heartbeat_interval_s, gen):
             self._require_text(landing.characters, landing.ocr_pages > 0)
             chunks = read_chunks(rt.sessions, doc_id, gen)
             scanned = landing.ocr_pages == work.total_pages <= SEARCHABLE_PDF_MAX_PAGES
