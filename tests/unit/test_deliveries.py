@@ -310,3 +310,32 @@ def test_redelivery_past_max_deliveries_is_dead_lettered(runtime: Runtime) -> No
     assert doc is not None
     assert doc.status is DocumentStatus.FAILED
     assert "gave up after" in (doc.error or "")
+
+
+def test_an_outage_longer_than_a_few_retries_costs_latency_not_the_document(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue: 3 retries from a 1 s backoff gave up within ~15 s, so a 30-60 s restart of
+    Postgres, Redis or Qdrant failed documents. With the default retry budget (backoff scaled
+    down 100x here) an outage of ~30 backoff steps is waited out, and the delivery counter does
+    not take the retries for a crash loop."""
+    settings = load_settings(data_dir=tmp_path, min_backoff_ms=10, max_backoff_ms=100, worker_threads=1)
+    rt = build_runtime(settings, configure_logs=False)
+    try:
+        import time as _time
+
+        outage_ends = _time.monotonic() + 1.5
+
+        def flaky(_work: ProcessDocument) -> None:
+            if _time.monotonic() < outage_ends:
+                raise TransientError("database unavailable")
+
+        handler = Recorder(flaky)
+        declare(rt, ProcessDocument, handler)
+        doc_id, gen = register_document(rt)
+        drain(rt, lambda: rt.bus.send(ProcessDocument(document_id=doc_id, generation=gen)))
+        assert len(handler.calls) > settings.max_deliveries  # many retries, not a crash loop
+        assert dead_letters(rt) == []
+        assert rt.status.get(doc_id).status is not DocumentStatus.FAILED  # type: ignore[union-attr]
+    finally:
+        rt.close()

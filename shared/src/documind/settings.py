@@ -96,10 +96,14 @@ class Settings(BaseSettings):
         30, ge=0, description="query_log rows older than this are pruned; 0 keeps them forever"
     )
 
-    max_retries: int = Field(3, ge=0)
+    # 20 retries backing off from 1 s to 60 s last about 8 to 15 minutes: a restart of Redis,
+    # Postgres or Qdrant costs latency, never a document.
+    max_retries: int = Field(20, ge=0, description="retries of transient errors, with backoff")
     min_backoff_ms: int = Field(1_000, ge=0)
     max_backoff_ms: int = Field(60_000, ge=0)
-    max_deliveries: int = Field(6, ge=1, description="receipts before dead-lettering")
+    max_deliveries: int = Field(
+        6, ge=1, description="receipts that were not retries (crashes, kills) before dead-lettering"
+    )
     message_time_limit_s: int = Field(1800, gt=0)
     index_maintenance_time_limit_s: int = Field(
         6 * 3600, gt=0, description="time limit of index check/repair/reindex/optimize messages"
@@ -129,10 +133,6 @@ class Settings(BaseSettings):
     def _backoff_order(self) -> "Settings":
         if self.min_backoff_ms > self.max_backoff_ms:
             raise ValueError(f"{ENV_PREFIX}MIN_BACKOFF_MS must not exceed {ENV_PREFIX}MAX_BACKOFF_MS")
-        if self.max_deliveries <= self.max_retries:
-            raise ValueError(
-                f"{ENV_PREFIX}MAX_DELIVERIES must exceed {ENV_PREFIX}MAX_RETRIES (retries are deliveries too)"
-            )
         return self
 
     # Derived locations: one place decides the embedded defaults.

@@ -82,9 +82,13 @@ class DeliveryCounter(Middleware):
         n = self.receipts.count(message.message_id)
         if self.on_delivery:
             self.on_delivery(message.actor_name)
-        if n <= self.max_deliveries:
+        # A retry (Retries re-enqueues the same message id, its "retries" option one higher) is
+        # a delivery the worker chose; what is left are the crashes Dramatiq cannot see. So a
+        # long run of transient retries through an outage never counts as a crash loop.
+        crashes = n - int(message.options.get("retries", 0))
+        if crashes <= self.max_deliveries:
             return
-        reason = f"gave up after {n - 1} deliveries (worker crashed or timed out each time)"
+        reason = f"gave up after {crashes - 1} deliveries (worker crashed or timed out each time)"
         dead_letter(self.sessions, message, reason)
         if self.on_dead_letter:
             self.on_dead_letter(message.actor_name)
