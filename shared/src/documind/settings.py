@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from documind.tenants import Tenant
+
 ENV_PREFIX = "DOCUMIND_"
 
 
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
     qdrant_collection: str = "documind_chunks"
     storage_dir: Path | None = Field(None, description="file store; default data_dir/files")
 
-    default_tenant: str = Field("default", min_length=1, max_length=64)
+    default_tenant: Tenant = Field("default", description="tenant of commands given no --tenant")
     max_file_bytes: int = Field(100 * 1024 * 1024, gt=0)
     zip_max_uncompressed_bytes: int = Field(
         512 * 1024 * 1024, gt=0, description="zip-based uploads (docx, xlsx, epub...) expanding beyond this are refused"
