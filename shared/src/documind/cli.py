@@ -69,7 +69,7 @@ def _runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
     try:
         runtime = build_runtime(settings, configure_logs=False)
     except Exception as exc:  # noqa: BLE001 - e.g. database unreachable: one line, not a trace
-        raise CliError(f"cannot start: {type(exc).__name__}: {exc}") from None
+        raise CliError(f"cannot start: {exc}") from None  # a StartupError: its cause, secrets masked
     from documind.logging import configure_logging
 
     # The CLI's stdout is for results; workers' logs go to stderr, quiet unless they warn.
@@ -709,12 +709,13 @@ def worker(services: tuple[str, ...], processes: int | None, threads: int | None
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from documind.db.migrate import upgrade
+    from documind.runtime import describe_error
 
     settings = _settings()
     try:
         upgrade(settings.effective_database_url)
     except Exception as exc:  # noqa: BLE001
-        raise CliError(f"migration failed: {type(exc).__name__}: {exc}") from None
+        raise CliError(f"migration failed: {settings.redact(describe_error(exc))}") from None
     click.echo("database is at the latest schema")
 
 
