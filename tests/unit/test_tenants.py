@@ -65,7 +65,7 @@ def test_default_tenant_setting_is_validated(clean_env: pytest.MonkeyPatch) -> N
     assert "DOCUMIND_DEFAULT_TENANT" in str(exc.value) and "invalid tenant" in str(exc.value)
 
 
-@pytest.mark.parametrize("name", ["a/../b", "A", ""])
+@pytest.mark.parametrize("name", ["a/../b", "A", "acme\n"])
 def test_messages_with_a_bad_tenant_are_refused_on_receipt(name: str) -> None:
     payloads = [
         (ProcessDocument, {"document_id": DOC, "generation": 1, "tenant": name}),
@@ -102,8 +102,9 @@ def test_content_key_refuses_a_digest_that_is_not_one() -> None:
             content_key("acme", digest)
 
 
-@pytest.mark.parametrize("key", ["a/../b/x", "acme/../b/x", "acme/./x", "/etc/passwd", "acme//x", "acme/x/",
-                                 "../outside", "acme\\..\\b", "Acme/x", "acme/x\n"])
+# (Keys leaving the storage root, "../x" or "/etc/x", were refused before; these were not.)
+@pytest.mark.parametrize("key", ["a/../b/x", "acme/../b/x", "acme/./x", "acme//x", "acme/x/", "acme\\..\\b",
+                                 "Acme/x", "acme/x\n"])
 def test_local_storage_refuses_keys_that_could_reach_another_folder(tmp_path: Path, key: str) -> None:
     storage = LocalStorage(tmp_path / "files")
     for op in (lambda: storage.put_bytes(key, b"x"), lambda: storage.exists(key), lambda: storage.delete(key)):
@@ -130,14 +131,6 @@ def test_any_key_stays_inside_the_folder_of_its_first_segment(tmp_path_factory: 
     # Written exactly where the key says, under a valid tenant's folder.
     assert written == root / key
     assert validate_tenant(written.relative_to(root).parts[0])
-
-
-def test_content_keys_of_valid_tenants_land_in_their_folder(tmp_path: Path) -> None:
-    storage = LocalStorage(tmp_path)
-    storage.put_bytes(content_key("acme", SHA), b"a")
-    storage.put_bytes(content_key("globex", SHA), b"g")
-    assert (tmp_path / "acme" / SHA[:2] / SHA).read_bytes() == b"a"
-    assert (tmp_path / "globex" / SHA[:2] / SHA).read_bytes() == b"g"
 
 
 # ---- status store: id lookups scoped to a tenant -------------------------------------------

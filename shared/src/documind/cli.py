@@ -397,6 +397,7 @@ def search(
 
     if (query is None) == (queries_file is None):
         raise click.UsageError("give either QUERY or --queries FILE")
+    tenant = _tenant(tenant)
     batch = None
     if queries_file is not None:
         try:
@@ -405,7 +406,7 @@ def search(
             raise CliError(str(exc)) from None
     with _runtime(with_workers=True) as rt:
         options = dict(
-            tenant=tenant or rt.settings.default_tenant, top_k=top_k, mode=mode,
+            tenant=tenant, top_k=top_k, mode=mode,
             document_ids=list(document_ids) or None, mime_types=list(mime_types) or None,
             labels=list(labels) or None, created_since=since, created_until=until,
             model=rt.settings.embedding_model,
