@@ -15,6 +15,8 @@ from typing import Any
 
 from documind.errors import CorruptFile, EncryptedFile, NoTextExtracted, ToolMissing
 
+from documind_ingest.excel95 import XLSX_MIME, biff5_as_xlsx, is_biff5
+from documind_ingest.protected_msg import check_msg
 from documind_ingest.system_tools import LEGACY_OFFICE_KINDS, LIBREOFFICE, require, require_ocr
 from documind_ingest.text_quality import assess
 from documind_ingest.validation import IMAGE_KINDS
@@ -63,6 +65,8 @@ def extract(
     try:
         if kind == "eml":
             _check_email(path)
+        if kind == "msg":
+            check_msg(path)
         if kind in IMAGE_KINDS:
             require_ocr(ocr_languages)
             elements = partition(filename=str(path), strategy="ocr_only", **common)
@@ -79,6 +83,10 @@ def extract(
             return Extraction(elements, ocr_used=False, pages=pages)
         if kind in LEGACY_OFFICE_KINDS:
             require(LIBREOFFICE)
+        if kind == "xls" and is_biff5(path):
+            with biff5_as_xlsx(path) as converted:
+                elements = partition(filename=str(converted), **{**common, "content_type": XLSX_MIME})
+            return Extraction(elements, ocr_used=False, pages=None)
         elements = partition(filename=str(path), **common)
         return Extraction(elements, ocr_used=False, pages=None)
     except (EncryptedFile, NoTextExtracted, ToolMissing):
