@@ -74,7 +74,8 @@ def test_another_tenants_id_answers_like_a_missing_one(stack: Stack, docs: dict[
 
 @pytest.mark.parametrize("tenant", ["a/../b", "Acme", "acme\nglobex", "x" * 65, ""])
 @pytest.mark.parametrize("command", [("ingest", "{file}"), ("status",), ("status", "{id}"), ("rendition", "{id}"),
-                                     ("delete", "{id}"), ("cancel", "{id}"), ("search", "ships")])
+                                     ("delete", "{id}"), ("cancel", "{id}"), ("search", "ships"), ("analytics",),
+                                     ("index", "check")])
 def test_a_hostile_tenant_is_refused_in_one_line(
     stack: Stack, docs: dict[str, dict], tmp_path: Path, tenant: str, command
 ) -> None:  # noqa: ANN001

@@ -561,6 +561,7 @@ def analytics(since: str, tenant: str | None, limit: int, as_json: bool) -> None
         window = parse_window(since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
+    tenant = None if tenant is None else _tenant(tenant)  # none: every tenant's queries
     with _runtime(with_workers=False) as rt:
         report = summarize(rt.sessions, window, tenant, limit)
     if as_json:
@@ -615,6 +616,7 @@ def index_check(tenant: str | None, timeout: float, as_json: bool) -> None:
     """Compare the index with the database; exit code 1 when anything is missing, extra or stale."""
     from documind.contracts import CheckIndex
 
+    tenant = None if tenant is None else _tenant(tenant)  # none: the whole index
     with _runtime(with_workers=True) as rt:
         report = _call(rt, CheckIndex(tenant=tenant), timeout)
     if as_json:
