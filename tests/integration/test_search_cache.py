@@ -45,7 +45,7 @@ def test_cache_hits_on_repeat_and_never_serves_stale_results(stack, tmp_path: Pa
     assert second["hits"] == first["hits"]
     assert search(stack, QUERY, tenant, top_k=4)["cache_hit"] is False  # another query, another key
 
-    stack.cli("delete", doc["id"])
+    stack.cli("delete", doc["id"], "--tenant", tenant)
     gone = search(stack, QUERY, tenant)
     assert doc["id"] not in doc_ids(gone) and gone["cache_hit"] is False
 

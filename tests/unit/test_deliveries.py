@@ -339,3 +339,17 @@ def test_an_outage_longer_than_a_few_retries_costs_latency_not_the_document(
         assert rt.status.get(doc_id).status is not DocumentStatus.FAILED  # type: ignore[union-attr]
     finally:
         rt.close()
+
+
+def test_work_naming_another_tenant_is_dropped_as_if_the_document_were_missing(runtime: Runtime) -> None:
+    handler = Recorder(lambda work: None)
+    declare(runtime, ProcessDocument, handler)
+    doc_id, gen = register_document(runtime)  # acme's
+    drain(runtime, lambda: runtime.bus.send(ProcessDocument(document_id=doc_id, generation=gen, tenant="globex")))
+    assert handler.calls == []
+    assert runtime.status.get(doc_id).status is DocumentStatus.RECEIVED  # type: ignore[union-attr]
+    assert dead_letters(runtime) == []
+    # Its own tenant's message (and an old message naming none) is handled.
+    own = ProcessDocument(document_id=doc_id, generation=gen, tenant="acme")
+    drain(runtime, lambda: runtime.bus.send(own))
+    assert handler.calls == [own]

@@ -178,3 +178,46 @@ def test_settings_are_frozen(clean_env: pytest.MonkeyPatch) -> None:
     s = load_settings()
     with pytest.raises(Exception):
         s.max_retries = 9  # type: ignore[misc]
+
+
+# A password with an unescaped "/", "#", "?" or "@" is split by URL parsers, which then echo
+# a piece of it as a port or host name: every piece is masked too.
+@pytest.mark.parametrize(
+    ("variable", "url", "pieces"),
+    [
+        ("DOCUMIND_REDIS_URL", "redis://:hunter2/pw9@127.0.0.1:6379/0", ["hunter2", "pw9"]),
+        ("DOCUMIND_REDIS_URL", "redis://:hunter2#pw9@127.0.0.1:6379/0", ["hunter2", "pw9"]),
+        ("DOCUMIND_DATABASE_URL", "postgresql+psycopg2://u:hun@ter2pw@127.0.0.1/db", ["hun@ter2pw", "ter2pw"]),
+        ("DOCUMIND_DATABASE_URL", "postgresql://u:s3cr%40t-pw@db/documind", ["s3cr%40t-pw", "s3cr@t-pw", "t-pw"]),
+    ],
+)
+def test_redact_masks_passwords_and_their_pieces(
+    clean_env: pytest.MonkeyPatch, variable: str, url: str, pieces: list[str]
+) -> None:
+    clean_env.setenv(variable, url)
+    s = load_settings()
+    for piece in pieces:
+        assert s.redact(f"Port could not be cast to integer value as '{piece}'") == (
+            "Port could not be cast to integer value as '***'"
+        )
+    assert s.redact("connection refused by 127.0.0.1") == "connection refused by 127.0.0.1"
+
+
+def test_startup_errors_never_echo_a_password(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from documind.db.migrate import upgrade
+    from documind.runtime import StartupError, build_runtime
+
+    db = f"sqlite:///{tmp_path / 'documind.db'}"
+    upgrade(db)
+    cases = [
+        # urllib reads "hunter2" as the port; psycopg2 resolves "ter2pw@127.0.0.1" as a host.
+        {"database_url": db, "redis_url": "redis://:hunter2/pw@127.0.0.1:6379/0"},
+        {"database_url": "postgresql+psycopg2://u:hun@ter2pw@127.0.0.1:5432/db"},
+    ]
+    for overrides in cases:
+        settings = load_settings(mode="distributed", data_dir=tmp_path, **overrides)
+        with pytest.raises(StartupError) as exc:
+            build_runtime(settings, configure_logs=False)
+        message = str(exc.value)
+        assert "hunter2" not in message and "ter2pw" not in message and "***" in message
+        assert "\n" not in message

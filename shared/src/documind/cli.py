@@ -42,6 +42,21 @@ def _settings():  # noqa: ANN202
         raise CliError(str(exc)) from None
 
 
+def _tenant(tenant: str | None) -> str:
+    """The --tenant given, else DOCUMIND_DEFAULT_TENANT; an invalid name is one error line
+    (exit 1) before anything starts. Id-taking commands look documents up within this
+    tenant only: another tenant's document answers "no such document", like a missing one,
+    so ids never reveal what other tenants hold."""
+    from documind.tenants import InvalidTenant, validate_tenant
+
+    if tenant is None:
+        return _settings().default_tenant  # validated with the settings
+    try:
+        return validate_tenant(tenant)
+    except InvalidTenant as exc:
+        raise CliError(str(exc)) from None
+
+
 @contextmanager
 def _runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
     """A runtime; in embedded mode with ``with_workers`` also the in-process workers
@@ -54,7 +69,7 @@ def _runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
     try:
         runtime = build_runtime(settings, configure_logs=False)
     except Exception as exc:  # noqa: BLE001 - e.g. database unreachable: one line, not a trace
-        raise CliError(f"cannot start: {type(exc).__name__}: {exc}") from None
+        raise CliError(f"cannot start: {exc}") from None  # a StartupError: its cause, secrets masked
     from documind.logging import configure_logging
 
     # The CLI's stdout is for results; workers' logs go to stderr, quiet unless they warn.
@@ -151,11 +166,11 @@ def ingest(
     from documind.status import Upload
     from documind.storage import content_key, sha256_of
 
+    tenant = _tenant(tenant)
     files = _collect(paths)
     if not files:
         raise CliError("nothing to ingest: no files found")
     with _runtime(with_workers=True, recover=True) as rt:
-        tenant = tenant or rt.settings.default_tenant
         chosen = choose_lane(
             [Path(p) for p in paths], len(files),
             threshold_files=rt.settings.bulk_threshold_files, bulk=bulk, lane=Lane(lane) if lane else None,
@@ -171,7 +186,9 @@ def ingest(
                 Upload(tenant, path.name, digest, path.stat().st_size, key, chosen), reprocess=reprocess
             )
             if reg.needs_processing:
-                rt.bus.send(ProcessDocument(document_id=reg.document_id, generation=reg.generation, lane=reg.lane))
+                rt.bus.send(ProcessDocument(
+                    document_id=reg.document_id, generation=reg.generation, lane=reg.lane, tenant=tenant
+                ))
             registered.append((path, reg))
         if rt.recovered and not as_json:
             click.echo(f"resuming {len(rt.recovered)} document(s) left unfinished by an earlier run", err=True)
@@ -221,7 +238,7 @@ def _wait_final(rt: Any, ids: list[str], timeout: float, quiet: bool) -> None:
 # ---- status --------------------------------------------------------------------------------
 @main.command()
 @click.argument("doc_id", required=False)
-@click.option("--tenant", default=None)
+@click.option("--tenant", default=None, help="tenant of the document(s) (default: DOCUMIND_DEFAULT_TENANT)")
 @click.option("--limit", default=50, type=click.IntRange(1, 10_000), show_default=True,
               help="most recent documents listed")
 @click.option("--watch", "--follow", "watch", is_flag=True, help="refresh until the document is final")
@@ -229,21 +246,22 @@ def _wait_final(rt: Any, ids: list[str], timeout: float, quiet: bool) -> None:
               help="seconds between refreshes with --watch")
 @click.option("--json", "as_json", is_flag=True, help="print JSON only (--watch: one line per change)")
 def status(doc_id: str | None, tenant: str | None, limit: int, watch: bool, interval: float, as_json: bool) -> None:
-    """Show one document's phase, progress and stages, or list recent documents.
+    """Show one document's phase, progress and stages, or list the tenant's recent documents.
 
     With --watch, exits 0 when the document completed and 3 when it failed or was cancelled."""
     from documind.status_view import view_fields
 
     if watch and not doc_id:
         raise click.UsageError("--watch needs a DOC_ID")
+    tenant = _tenant(tenant)
     with _runtime(with_workers=False) as rt:
         if watch:
-            final = _watch(rt, doc_id, interval, as_json)  # type: ignore[arg-type]
+            final = _watch(rt, doc_id, tenant, interval, as_json)  # type: ignore[arg-type]
             if final != "completed":
                 sys.exit(EXIT_DOCUMENTS_FAILED)
             return
         if doc_id:
-            doc = rt.status.get(doc_id)
+            doc = rt.status.get(doc_id, tenant=tenant)
             if doc is None:
                 raise CliError(f"no such document: {doc_id}")
             data: Any = _document_dict(doc)
@@ -301,7 +319,7 @@ def _render_document(data: dict[str, Any]) -> Any:
     return Group(*parts)
 
 
-def _watch(rt: Any, doc_id: str, interval: float, as_json: bool) -> str:
+def _watch(rt: Any, doc_id: str, tenant: str, interval: float, as_json: bool) -> str:
     """Refresh one document until it is final; returns its final status. On a terminal a
     live view (rich); otherwise (and with --json) one output per change."""
     from rich.console import Console
@@ -314,7 +332,7 @@ def _watch(rt: Any, doc_id: str, interval: float, as_json: bool) -> str:
         if live is not None:
             live.start()
         while True:
-            doc = rt.status.get(doc_id)
+            doc = rt.status.get(doc_id, tenant=tenant)
             if doc is None:
                 raise CliError(f"no such document: {doc_id}")
             data = _document_dict(doc)
@@ -379,6 +397,7 @@ def search(
 
     if (query is None) == (queries_file is None):
         raise click.UsageError("give either QUERY or --queries FILE")
+    tenant = _tenant(tenant)
     batch = None
     if queries_file is not None:
         try:
@@ -387,7 +406,7 @@ def search(
             raise CliError(str(exc)) from None
     with _runtime(with_workers=True) as rt:
         options = dict(
-            tenant=tenant or rt.settings.default_tenant, top_k=top_k, mode=mode,
+            tenant=tenant, top_k=top_k, mode=mode,
             document_ids=list(document_ids) or None, mime_types=list(mime_types) or None,
             labels=list(labels) or None, created_since=since, created_until=until,
             model=rt.settings.embedding_model,
@@ -431,17 +450,19 @@ def _call(rt: Any, request: Any, timeout: float) -> Any:
 # ---- delete --------------------------------------------------------------------------------
 @main.command()
 @click.argument("doc_id")
+@click.option("--tenant", default=None, help="tenant of the document (default: DOCUMIND_DEFAULT_TENANT)")
 @click.option("--timeout", default=120.0, type=float, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print JSON only")
-def delete(doc_id: str, timeout: float, as_json: bool) -> None:
+def delete(doc_id: str, tenant: str | None, timeout: float, as_json: bool) -> None:
     """Delete a document: fence it, drop its chunks, points and stored file."""
     from documind.contracts import DeleteDocument
 
+    tenant = _tenant(tenant)
     with _runtime(with_workers=True) as rt:
-        doc = rt.status.mark_deleted(doc_id)
+        doc = rt.status.mark_deleted(doc_id, tenant=tenant)
         if doc is None:
             raise CliError(f"no such document: {doc_id}")
-        result = _call(rt, DeleteDocument(document_id=doc_id), timeout)
+        result = _call(rt, DeleteDocument(document_id=doc_id, tenant=tenant), timeout)
         from documind.renditions import delete_renditions
 
         delete_renditions(doc.metadata_, rt.storage)
@@ -459,12 +480,14 @@ def delete(doc_id: str, timeout: float, as_json: bool) -> None:
               help="pdf: searchable PDF, for scans and images only")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="write to this file instead of stdout")
-def rendition(doc_id: str, fmt: str, output: str | None) -> None:
+@click.option("--tenant", default=None, help="tenant of the document (default: DOCUMIND_DEFAULT_TENANT)")
+def rendition(doc_id: str, fmt: str, output: str | None, tenant: str | None) -> None:
     """Print or save a document's elements (json), Markdown (md), plain text (txt) or searchable PDF."""
     from documind.renditions import RenditionMissing, find_rendition
 
+    tenant = _tenant(tenant)
     with _runtime(with_workers=False) as rt:
-        doc = rt.status.get(doc_id)
+        doc = rt.status.get(doc_id, tenant=tenant)
         if doc is None or doc.status.value == "deleted":
             raise CliError(f"no such document: {doc_id}")
         try:
@@ -485,20 +508,22 @@ def rendition(doc_id: str, fmt: str, output: str | None) -> None:
 # ---- cancel --------------------------------------------------------------------------------
 @main.command()
 @click.argument("doc_id")
+@click.option("--tenant", default=None, help="tenant of the document (default: DOCUMIND_DEFAULT_TENANT)")
 @click.option("--timeout", default=120.0, type=float, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print JSON only")
-def cancel(doc_id: str, timeout: float, as_json: bool) -> None:
+def cancel(doc_id: str, tenant: str | None, timeout: float, as_json: bool) -> None:
     """Cancel a document still being processed: stop its work, drop its chunks and points."""
     from documind.contracts import DeleteDocument
 
+    tenant = _tenant(tenant)
     with _runtime(with_workers=True) as rt:
-        doc, cancelled = rt.status.cancel(doc_id)
+        doc, cancelled = rt.status.cancel(doc_id, tenant=tenant)
         if doc is None:
             raise CliError(f"no such document: {doc_id}")
         if not cancelled:
             raise CliError(f"cannot cancel {doc_id}: it is already {doc.status.value} (final)")
         # Points of a batch indexed before the fence rose; later batches remove their own.
-        result = _call(rt, DeleteDocument(document_id=doc_id), timeout)
+        result = _call(rt, DeleteDocument(document_id=doc_id, tenant=tenant), timeout)
     if as_json:
         _print_json({"id": doc_id, "status": "cancelled", **(result or {})})
     else:
@@ -654,6 +679,7 @@ def analytics(since: str, tenant: str | None, limit: int, as_json: bool) -> None
         window = parse_window(since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
+    tenant = None if tenant is None else _tenant(tenant)  # none: every tenant's queries
     with _runtime(with_workers=False) as rt:
         report = summarize(rt.sessions, window, tenant, limit)
     if as_json:
@@ -708,6 +734,7 @@ def index_check(tenant: str | None, timeout: float, as_json: bool) -> None:
     """Compare the index with the database; exit code 1 when anything is missing, extra or stale."""
     from documind.contracts import CheckIndex
 
+    tenant = None if tenant is None else _tenant(tenant)  # none: the whole index
     with _runtime(with_workers=True) as rt:
         report = _call(rt, CheckIndex(tenant=tenant), timeout)
     if as_json:
@@ -803,12 +830,13 @@ def worker(services: tuple[str, ...], processes: int | None, threads: int | None
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from documind.db.migrate import upgrade
+    from documind.runtime import describe_error
 
     settings = _settings()
     try:
         upgrade(settings.effective_database_url)
     except Exception as exc:  # noqa: BLE001
-        raise CliError(f"migration failed: {type(exc).__name__}: {exc}") from None
+        raise CliError(f"migration failed: {settings.redact(describe_error(exc))}") from None
     click.echo("database is at the latest schema")
 
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from documind.errors import MalformedMessage
+from documind.tenants import Tenant
 
 
 class Lane(str, enum.Enum):
@@ -88,10 +89,18 @@ def lane_actor(actor: str, lane: Lane) -> str:
     return actor + BULK_SUFFIX if lane is Lane.BULK else actor
 
 
-class DocumentWork(Contract):
-    """Work on one generation of one document, on the document's lane."""
+class TenantScoped(Contract):
+    """A message about one document of one tenant: on receipt a document of another tenant
+    is treated as missing (tasks.declare). ``tenant`` is optional so messages sent before it
+    existed still parse; when given it must be a valid tenant name."""
 
     document_id: str = Field(min_length=1, max_length=36)
+    tenant: Tenant | None = None
+
+
+class DocumentWork(TenantScoped):
+    """Work on one generation of one document, on the document's lane."""
+
     generation: int = Field(ge=1)
     # Optional with a default, so messages sent before lanes existed still parse.
     lane: Lane = Lane.INTERACTIVE
@@ -151,11 +160,9 @@ class IndexChunks(ChunkRange):
     ACTOR = "search.index_chunks"
 
 
-class DeleteDocument(Contract):
+class DeleteDocument(TenantScoped):
     QUEUE = Queues.SEARCH
     ACTOR = "search.delete_document"
-
-    document_id: str = Field(min_length=1, max_length=36)
 
 
 SearchMode = Literal["dense", "keyword", "hybrid"]
@@ -165,7 +172,7 @@ class SearchOptions(Contract):
     """What every search request carries besides its text: the tenant (always enforced),
     result count, retrieval mode (``None``: the service's ``DOCUMIND_SEARCH_MODE``) and filters."""
 
-    tenant: str = Field(min_length=1, max_length=64)
+    tenant: Tenant
     top_k: int = Field(10, ge=1, le=1000)
     mode: SearchMode | None = None
     document_ids: list[str] | None = None
@@ -212,7 +219,7 @@ class CheckIndex(Contract):
     QUEUE = Queues.SEARCH
     ACTOR = "search.check_index"
 
-    tenant: str | None = Field(None, min_length=1, max_length=64)
+    tenant: Tenant | None = None
     repair: bool = False
 
 

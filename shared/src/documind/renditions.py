@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from documind.storage import FileStorage
+from documind.tenants import validate_tenant
 
 # format -> (file name in the store, media type)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -25,7 +26,7 @@ class RenditionMissing(LookupError):
 def rendition_key(tenant: str, document_id: str, generation: int, fmt: str) -> str:
     # The generation is part of the key: a re-process never overwrites what a reader of the
     # previous run may be streaming.
-    return f"{tenant}/renditions/{document_id}/{generation}/{FORMATS[fmt][0]}"
+    return f"{validate_tenant(tenant)}/renditions/{document_id}/{generation}/{FORMATS[fmt][0]}"
 
 
 def recorded_keys(metadata: Mapping[str, Any] | None) -> dict[str, str]:

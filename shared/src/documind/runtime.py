@@ -86,9 +86,29 @@ class Runtime:
         self.engine.dispose()
 
 
+class StartupError(RuntimeError):
+    """The runtime could not be built (database, broker, results backend unreachable or
+    misconfigured): the cause's type and first line, secrets masked."""
+
+
 def build_runtime(settings: Settings, *, migrate: bool | None = None, configure_logs: bool = True) -> Runtime:
     """Everything the actors need. ``migrate`` defaults to the embedded mode only: there one
-    process owns the SQLite file; distributed processes only check the schema is current."""
+    process owns the SQLite file; distributed processes only check the schema is current.
+    Any failure is a StartupError whose message never holds a secret (it reaches CLI error
+    lines and worker logs)."""
+    try:
+        return _build_runtime(settings, migrate, configure_logs)
+    except Exception as exc:  # noqa: BLE001 - drivers echo URL pieces (passwords) in any error type
+        raise StartupError(settings.redact(describe_error(exc))) from None
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: first line of the message`` (drivers add lines of background and links)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def _build_runtime(settings: Settings, migrate: bool | None, configure_logs: bool) -> Runtime:
     enforce_offline()
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)

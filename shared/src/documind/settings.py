@@ -7,12 +7,16 @@ configuration is read. Bad values fail fast with one readable line per problem; 
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from documind.tenants import Tenant
 
 ENV_PREFIX = "DOCUMIND_"
 
@@ -48,7 +52,7 @@ class Settings(BaseSettings):
     qdrant_collection: str = "documind_chunks"
     storage_dir: Path | None = Field(None, description="file store; default data_dir/files")
 
-    default_tenant: str = Field("default", min_length=1, max_length=64)
+    default_tenant: Tenant = Field("default", description="tenant of commands given no --tenant")
     max_file_bytes: int = Field(100 * 1024 * 1024, gt=0)
     zip_max_uncompressed_bytes: int = Field(
         512 * 1024 * 1024, gt=0, description="zip-based uploads (docx, xlsx, epub...) expanding beyond this are refused"
@@ -153,6 +157,29 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to log: every secret (URLs may carry passwords) masked."""
         return self.model_dump(mode="json")
+
+    def redact(self, text: str) -> str:
+        """``text`` (an error message) with every secret masked, and every piece of a URL's
+        password: a password with an unescaped ``/``, ``#``, ``?`` or ``@`` is split by URL
+        parsers, which then echo a piece as a port or host name in their errors."""
+        for secret in sorted(self._secret_pieces(), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    def _secret_pieces(self) -> set[str]:
+        pieces = {self.qdrant_api_key.get_secret_value()} if self.qdrant_api_key else set()
+        for url in (self.database_url, self.redis_url, self.qdrant_url):
+            if url is None:
+                continue
+            # The credentials run from after "scheme://" to the last "@", whatever they hold.
+            credentials, at, _ = url.get_secret_value().partition("://")[2].rpartition("@")
+            _user, colon, password = credentials.partition(":")
+            if not (at and colon and password):
+                continue
+            for form in (password, unquote(password)):
+                pieces.add(form)
+                pieces.update(p for p in re.split(r"[:@/#?]", form) if len(p) >= 3)
+        return {p for p in pieces if p}
 
 
 def load_settings(**overrides: object) -> Settings:

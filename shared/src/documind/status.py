@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterator, Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -346,10 +346,11 @@ class StatusStore:
         self.versions.bump(tenant)
         return True
 
-    def mark_deleted(self, document_id: str) -> Document | None:
-        """Raise the deletion fence; every later write step for this document is dropped."""
+    def mark_deleted(self, document_id: str, *, tenant: str | None = None) -> Document | None:
+        """Raise the deletion fence; every later write step for this document is dropped.
+        With ``tenant``, a document of another tenant is None, like a missing one."""
         with transaction(self.sessions) as s:
-            doc = s.scalar(select(Document).where(Document.id == document_id).with_for_update())
+            doc = s.scalar(_owned(document_id, tenant).with_for_update())
             if doc is None:
                 return None
             doc.status = DocumentStatus.DELETED
@@ -359,13 +360,14 @@ class StatusStore:
         self.versions.bump(doc.tenant)
         return doc
 
-    def cancel(self, document_id: str) -> tuple[Document | None, bool]:
+    def cancel(self, document_id: str, *, tenant: str | None = None) -> tuple[Document | None, bool]:
         """Move an active document to ``cancelled`` (final) and drop the rows its pipeline
         wrote; every later write step of the running work hits the fence. Returns the
-        document and whether this call cancelled it (False: it was final already)."""
+        document (None if missing or of another ``tenant``) and whether this call cancelled
+        it (False: it was final already)."""
         now = utcnow()
         with transaction(self.sessions) as s:
-            doc = s.scalar(select(Document).where(Document.id == document_id).with_for_update())
+            doc = s.scalar(_owned(document_id, tenant).with_for_update())
             if doc is None or doc.status in FINAL_STATUSES:
                 return doc, False
             doc.status = DocumentStatus.CANCELLED
@@ -405,12 +407,20 @@ class StatusStore:
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
     # ---- reads ---------------------------------------------------------------------------
-    def get(self, document_id: str) -> Document | None:
+    def get(self, document_id: str, *, tenant: str | None = None) -> Document | None:
+        """The document, or None when missing or (with ``tenant``) another tenant's."""
         with self.sessions() as s:
             doc = s.get(Document, document_id)
+            if doc is not None and tenant is not None and doc.tenant != tenant:
+                return None
             if doc is not None:
                 _ = list(doc.stages)  # load while the session is open
             return doc
+
+    def belongs_to(self, document_id: str, tenant: str) -> bool:
+        """Whether the document exists and is ``tenant``'s (a message's scope check)."""
+        with self.sessions() as s:
+            return s.scalar(select(Document.tenant).where(Document.id == document_id)) == tenant
 
     def list(self, tenant: str | None = None, limit: int = 1000) -> list[Document]:
         with self.sessions() as s:
@@ -505,6 +515,11 @@ class StatusStore:
                 )
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _owned(document_id: str, tenant: str | None) -> Select:
+    query = select(Document).where(Document.id == document_id)
+    return query if tenant is None else query.where(Document.tenant == tenant)
 
 
 def _slices(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

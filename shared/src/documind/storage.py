@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
+
+from documind.tenants import validate_tenant
 
 
 class FileStorage(Protocol):
@@ -23,9 +26,26 @@ class FileStorage(Protocol):
     def local_copy(self, key: str) -> "contextmanager[Path]": ...  # type: ignore[valid-type]
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# A key is relative path segments of these characters; "." and ".." are refused apart.
+_KEY_SEGMENT = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+
+
 def content_key(tenant: str, sha256: str) -> str:
     """Content-addressed key: the same bytes from one tenant are stored once."""
-    return f"{tenant}/{sha256[:2]}/{sha256}"
+    if not _SHA256.fullmatch(sha256):
+        raise ValueError(f"not a sha256 hex digest: {sha256[:80]!r}")
+    return f"{validate_tenant(tenant)}/{sha256[:2]}/{sha256}"
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is a plain relative key; a key that could name another tenant's object
+    (``a/../b/...``), an absolute path or odd characters is refused before any file access."""
+    segments = key.split("/")
+    if not all(_KEY_SEGMENT.fullmatch(seg) and seg not in (".", "..") for seg in segments):
+        raise ValueError(f"invalid storage key: {key[:120]!r}")
+    validate_tenant(segments[0])  # every key lives under its tenant's folder
+    return key
 
 
 def sha256_of(path: Path, block: int = 1 << 20) -> str:
@@ -41,7 +61,7 @@ class LocalStorage:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        path = (self.root / check_key(key)).resolve()
         if self.root.resolve() not in path.parents:
             raise ValueError(f"storage key escapes the storage root: {key!r}")
         return path

@@ -1,6 +1,7 @@
 """Declaring an actor that consumes a contract, with DocuMind's error policy in one place:
 
 - malformed payload    -> dead-letter, no retry (DESIGN rule 10)
+- a document of another tenant than the message names -> dropped as if missing (``Fenced``)
 - ``Fenced``           -> the document was deleted/cancelled/superseded: drop the work quietly
 - ``PermanentError``   -> fail the document with the error's user-facing message, no retry
 - transient error      -> re-raise so Retries backs off and tries again, until retries run out
@@ -17,7 +18,9 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
-from documind.contracts import LANE_PRIORITY, LANED_CONTRACTS, Contract, DocumentWork, Lane, lane_actor, lane_queue
+from documind.contracts import (
+    LANE_PRIORITY, LANED_CONTRACTS, Contract, DocumentWork, Lane, TenantScoped, lane_actor, lane_queue,
+)
 from documind.errors import Fenced, MalformedMessage, PermanentError, is_transient
 from documind.logging import get_logger
 from documind.middleware.deliveries import dead_letter
@@ -60,6 +63,10 @@ def declare(
             log.error("malformed message dead-lettered", error=str(exc))
             raise
         try:
+            if isinstance(work, TenantScoped) and work.tenant is not None and not runtime.status.belongs_to(
+                work.document_id, work.tenant
+            ):
+                raise Fenced(f"no document {work.document_id} for tenant {work.tenant}")
             result = handler(work)
             return result if store_results else None
         except Fenced as exc:

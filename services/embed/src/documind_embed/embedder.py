@@ -51,7 +51,9 @@ class ChunkEmbedder:
         rt.metrics.stage_seconds.labels(SERVICE, "embed").observe(time.monotonic() - started)
         rt.metrics.chunks_processed.labels("embed").inc(len(rows))
         rt.bus.send(
-            IndexChunks(document_id=doc_id, generation=gen, start=work.start, end=work.end, lane=work.lane)
+            IndexChunks(
+                document_id=doc_id, generation=gen, start=work.start, end=work.end, lane=work.lane, tenant=work.tenant
+            )
         )
         return len(rows)
 

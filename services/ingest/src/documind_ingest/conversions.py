@@ -22,10 +22,11 @@ from documind.errors import CorruptFile
 from documind_ingest.bounded_child import run_bounded
 from documind_ingest.system_tools import LIBREOFFICE, require
 
-OFFICE_TARGETS = {"doc": "docx", "ppt": "pptx"}
+# xls: only Excel 95 workbooks (excel95.py); Excel 97+ is read without LibreOffice.
+OFFICE_TARGETS = {"doc": "docx", "ppt": "pptx", "xls": "xlsx"}
 PANDOC_HTML = {"epub", "rtf", "rst"}
 PANDOC_DOCX = {"odt"}
-CONVERTED_KINDS = set(OFFICE_TARGETS) | PANDOC_HTML | PANDOC_DOCX
+CONVERTED_KINDS = {"doc", "ppt"} | PANDOC_HTML | PANDOC_DOCX
 
 
 def partition_converted(path: Path, kind: str, *, timeout_s: float, **common: Any) -> list[Any]:
@@ -37,7 +38,7 @@ def partition_converted(path: Path, kind: str, *, timeout_s: float, **common: An
     common.pop("encoding", None)
     file_type = FileType[kind.upper()]
     with tempfile.TemporaryDirectory(prefix="documind-convert-") as tmp:
-        if kind in OFFICE_TARGETS:
+        if kind in ("doc", "ppt"):
             converted = libreoffice_convert(path, kind, Path(tmp), timeout_s=timeout_s)
             if kind == "doc":
                 from unstructured.partition.docx import partition_docx as partition

@@ -19,9 +19,11 @@ from typing import Any
 from documind.errors import CorruptFile, EncryptedFile, PermanentError
 
 from documind_ingest.conversions import CONVERTED_KINDS, partition_converted
+from documind_ingest.excel95 import XLSX_MIME, biff5_as_xlsx, is_biff5
 from documind_ingest.fast_text import split_page_lines, to_elements
 from documind_ingest.ocr import image_frames, tesseract_text
 from documind_ingest.pdf_pages import iter_pages
+from documind_ingest.protected_msg import check_msg
 from documind_ingest.system_tools import require_ocr
 from documind_ingest.text_quality import assess
 from documind_ingest.validation import IMAGE_KINDS
@@ -75,6 +77,8 @@ def extract(
     try:
         if kind == "eml":
             _check_email(path)
+        if kind == "msg":
+            check_msg(path)
         if kind in IMAGE_KINDS:
             require_ocr(ocr_languages)
             blocks = []
@@ -101,6 +105,10 @@ def extract(
             return Extraction(elements, ocr_used=False, pages=pages)
         if kind in CONVERTED_KINDS:
             elements = partition_converted(path, kind, timeout_s=convert_timeout_s, **common)
+            return Extraction(elements, ocr_used=False, pages=None)
+        if kind == "xls" and is_biff5(path):
+            with biff5_as_xlsx(path, timeout_s=convert_timeout_s) as converted:
+                elements = partition(filename=str(converted), **{**common, "content_type": XLSX_MIME})
             return Extraction(elements, ocr_used=False, pages=None)
         elements = partition(filename=str(path), **common)
         return Extraction(elements, ocr_used=False, pages=None)

@@ -227,7 +227,7 @@ class IngestPipeline:
         for first, last in ranges:
             rt.bus.send(ExtractPages(
                 document_id=doc_id, generation=gen, first_page=first, last_page=last, total_pages=total_pages,
-                lane=work.lane,
+                lane=work.lane, tenant=work.tenant,
             ))
         get_logger("documind.ingest").info(
             "document split into page ranges", document_id=doc_id, pages=total_pages, ranges=len(ranges)
@@ -321,4 +321,5 @@ class IngestPipeline:
         for start in range(0, n, step):
             rt.bus.send(EmbedChunks(
                 document_id=doc_id, generation=gen, start=start, end=min(n, start + step), lane=work.lane,
+                tenant=work.tenant,
             ))
