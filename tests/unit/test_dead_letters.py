@@ -64,7 +64,7 @@ def test_failed_document_starts_over_once(runtime: Runtime) -> None:
     done = store.redrive(letter)
 
     assert "processed again from the start (generation 2)" in done
-    assert sent == [ProcessDocument(document_id=doc_id, generation=gen + 1, lane=Lane.BULK)]
+    assert sent == [ProcessDocument(document_id=doc_id, generation=gen + 1, lane=Lane.BULK, tenant="acme")]
     doc = runtime.status.get(doc_id)
     assert (doc.status, doc.generation, doc.error) == (DocumentStatus.RECEIVED, gen + 1, None)
     assert store.get(letter).redriven_at is not None

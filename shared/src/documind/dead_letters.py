@@ -130,7 +130,7 @@ class DeadLetterStore:
             # Its generation's other messages are fenced off: only a new one can finish it.
             StatusStore.new_generation(s, doc)
             return (
-                ProcessDocument(document_id=doc.id, generation=doc.generation, lane=doc.lane),
+                ProcessDocument(document_id=doc.id, generation=doc.generation, lane=doc.lane, tenant=doc.tenant),
                 f"document {doc.id} processed again from the start (generation {doc.generation})",
                 doc.tenant,
             )

@@ -32,5 +32,6 @@ class Purger:
             if doc.status is DocumentStatus.DELETED:
                 delete_renditions(doc.metadata_, rt.storage)
                 rt.storage.delete(doc.storage_key)
-        rt.bus.send(DeleteDocument(document_id=doc_id))
+            tenant = doc.tenant
+        rt.bus.send(DeleteDocument(document_id=doc_id, tenant=tenant))
         return True

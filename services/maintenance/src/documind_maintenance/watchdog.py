@@ -119,23 +119,25 @@ class Watchdog:
                     stage.heartbeat_at = utcnow()
                 doc.updated_at = utcnow()
             total = doc.chunk_count or 0
-            lane = doc.lane
+            lane, tenant = doc.lane, doc.tenant
         if reason is not None:
             rt.status.fail(doc_id, reason, generation=gen)
             rt.metrics.documents_finished.labels("failed").inc()
             return "failed"
         # Re-driven work stays on the document's lane.
-        for message in self._messages(doc_id, gen, stage_name, total, lane):
+        for message in self._messages(doc_id, gen, stage_name, total, lane, tenant):
             rt.bus.send(message)
         return "redriven"
 
-    def _messages(self, doc_id: str, gen: int, stage: StageName, total: int, lane: Lane) -> list:
+    def _messages(self, doc_id: str, gen: int, stage: StageName, total: int, lane: Lane, tenant: str) -> list:
         """What is left to do, read from the chunk rows rather than the stage name: with
         several ranges, one range may be indexed (the stage says INDEX) while another's
         embed message was lost."""
         step = self.runtime.settings.embed_chunks_per_message
+        # The document's tenant travels with every message, as in the first run (tasks.declare).
+        work = {"document_id": doc_id, "generation": gen, "lane": lane, "tenant": tenant}
         if stage in (StageName.VALIDATE, StageName.EXTRACT, StageName.CHUNK) or total == 0:
-            return [ProcessDocument(document_id=doc_id, generation=gen, lane=lane)]
+            return [ProcessDocument(**work)]
         with self.runtime.sessions() as s:
             rows = s.execute(
                 select(Chunk.idx, Chunk.embedded_at.is_not(None), Chunk.indexed_at.is_not(None)).where(
@@ -147,11 +149,11 @@ class Watchdog:
         messages: list = []
         for a, b in ((a, min(total, a + step)) for a in range(0, total, step)):
             if any(a <= i < b for i in not_embedded):
-                messages.append(EmbedChunks(document_id=doc_id, generation=gen, start=a, end=b, lane=lane))
+                messages.append(EmbedChunks(**work, start=a, end=b))
             elif any(a <= i < b for i in not_indexed):
-                messages.append(IndexChunks(document_id=doc_id, generation=gen, start=a, end=b, lane=lane))
+                messages.append(IndexChunks(**work, start=a, end=b))
         if not messages:
             # Every chunk indexed, the completion lost: indexing the last range again completes.
             a = (total - 1) // step * step
-            messages.append(IndexChunks(document_id=doc_id, generation=gen, start=a, end=total, lane=lane))
+            messages.append(IndexChunks(**work, start=a, end=total))
         return messages
