@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import shutil
+import struct
 import subprocess
 import tempfile
 import zipfile
@@ -428,6 +429,55 @@ def email_as_txt(target: Path) -> None:
     target.write_bytes(text.replace("\n", "\r\n").encode())
 
 
+# MAPI property types and ids of an Outlook message ([MS-OXMSG], [MS-OXPROPS]).
+_STRING, _BINARY, _INT32, _TIME = 0x001F, 0x0102, 0x0003, 0x0040
+
+
+def _msg_properties(props: list[tuple[int, int, object]], header: bytes) -> dict[str, bytes]:
+    """The __properties_version1.0 stream of one storage and a __substg1.0_ stream per
+    variable-length property: (property id, type, value)."""
+    table, streams = bytearray(header), {}
+    for pid, ptyp, value in props:
+        if ptyp in (_STRING, _BINARY):
+            data = value.encode("utf-16-le") if ptyp == _STRING else value
+            streams[f"__substg1.0_{pid:04X}{ptyp:04X}"] = data
+            # A string's size counts its terminator, which the stream leaves out.
+            table += struct.pack("<HHIII", ptyp, pid, 6, len(data) + (2 if ptyp == _STRING else 0), 0)
+        else:
+            table += struct.pack("<HHIQ", ptyp, pid, 6, value)
+    streams["__properties_version1.0"] = bytes(table)
+    return streams
+
+
+def outlook_msg(target: Path) -> None:
+    """An Outlook .msg (CFB with MAPI properties) with a recipient and a text attachment."""
+    from tests.cfb_writer import OUTLOOK_MSG_CLSID, compound_file
+
+    sender = '"Ana Ruiz" <ana@example.org>'
+    headers = (f"From: {sender}\r\nTo: Survey Team <team@example.org>\r\nSubject: Survey with attachment\r\n"
+               "Date: Fri, 01 Mar 2024 09:30:00 +0000\r\nMessage-ID: <outlook-1@example.org>\r\n"
+               "Content-Type: multipart/mixed\r\n\r\n")
+    filetime = int((DATE.timestamp() + 11644473600) * 10_000_000)  # 100 ns since 1601
+    body = f"Here's the attachments for the survey. {SENTENCE}. {prose(31, 3)}"
+    streams = _msg_properties([
+        (0x001A, _STRING, "IPM.Note"), (0x0037, _STRING, "Survey with attachment"),
+        (0x1000, _STRING, body), (0x007D, _STRING, headers), (0x0039, _TIME, filetime),
+        (0x0C1A, _STRING, "Ana Ruiz"), (0x0C1F, _STRING, "ana@example.org"),
+        (0x3FDE, _INT32, 65001), (0x340D, _INT32, 0x00040000),  # UTF-8 codepage; Unicode store
+    ], struct.pack("<8x4I8x", 1, 1, 1, 1))
+    recipient = _msg_properties([
+        (0x3001, _STRING, "Survey Team"), (0x3003, _STRING, "team@example.org"),
+        (0x39FE, _STRING, "team@example.org"), (0x0C15, _INT32, 1),
+    ], bytes(8))
+    attachment = _msg_properties([
+        (0x3707, _STRING, "stations.txt"), (0x3704, _STRING, "stations.txt"), (0x370E, _STRING, "text/plain"),
+        (0x3705, _INT32, 1), (0x3701, _BINARY, b"North Ridge station: 12.5 metres of retreat.\n"),
+    ], bytes(8))
+    for prefix, part in (("__recip_version1.0_#00000000", recipient), ("__attach_version1.0_#00000000", attachment)):
+        streams.update({f"{prefix}/{name}": data for name, data in part.items()})
+    target.write_bytes(compound_file(streams, root_clsid=OUTLOOK_MSG_CLSID))
+
+
 # --- large files ----------------------------------------------------------------------------
 
 
@@ -512,6 +562,7 @@ MAKERS: dict[str, Callable[[Path], None]] = {
     "legacy-headers.eml": eml_legacy_headers,
     "encrypted.eml": eml_encrypted,
     "email-saved-as.txt": email_as_txt,
+    "outlook.msg": outlook_msg,
     # large
     "manual-640p.pdf": large_pdf,
     "handbook-300p.docx": long_docx,

@@ -62,6 +62,7 @@ MADE_EXPECTED: dict[str, tuple[str, str]] = {
     "plain.eml": ("completed", "twelve metres"),
     "legacy-headers.eml": ("completed", "הפגישה תתקיים מחר בבוקר"),
     "email-saved-as.txt": ("completed", "This is a test email"),
+    "outlook.msg": ("completed", "North Ridge station"),  # its attachment's text
     # large
     "manual-640p.pdf": ("completed", "crevasse zone"),
     "handbook-300p.docx": ("completed", "Trustee"),

@@ -11,6 +11,7 @@ import pytest
 
 from documind_ingest.extraction import Extraction, extract
 from documind_ingest.validation import validate_file
+from tests.conftest import require_real_corpus
 from tests.made_corpus import SENTENCE, pandoc_document, text_image
 
 LIMIT = 100 * 1024 * 1024
@@ -146,10 +147,14 @@ def test_formats_needing_extra_tools(made_corpus, tmp_path: Path, name: str, nee
     assert needle in text_of(e)
 
 
-def test_real_outlook_message(real_corpus: Path, tmp_path: Path) -> None:
-    # Outlook .msg files are not generated here (an OLE writer would be needed): real only.
+@pytest.mark.parametrize("source", ["made", "real"])
+def test_outlook_message_with_its_attachment(made_corpus, tmp_path: Path, source: str) -> None:
+    if source == "made":
+        path, needles = made_corpus / "outlook.msg", ("Here's the attachments", "North Ridge station")
+    else:  # written by Outlook itself
+        path, needles = require_real_corpus() / "fake-email-attachment.msg", ("Here's the attachments",)
     stored = tmp_path / "stored"
-    name = "fake-email-attachment.msg"
-    shutil.copy(real_corpus / name, stored)
-    _, e = run(stored, source_name=name)
-    assert "Here's the attachments" in text_of(e)
+    shutil.copy(path, stored)
+    kind, e = run(stored, source_name=path.name)
+    assert kind == "msg"
+    assert all(n in text_of(e) for n in needles)

@@ -108,10 +108,11 @@ def _check_email_metadata(path: Path, tmp_path: Path, kind: str, subject: str, s
         ("plain.eml", "Glacier survey results", "Ana Ruiz <ana@example.org>", "en"),
         # RFC 2047 windows-1255 headers, decoded.
         ("legacy-headers.eml", "RE: שלום", "תמר ארז <tamar@example.org>", "he"),
+        ("outlook.msg", "Survey with attachment", '"Ana Ruiz" <ana@example.org>', "en"),
     ],
 )
 def test_email_metadata(made_corpus, tmp_path: Path, name: str, subject: str, sender: str, language: str) -> None:
-    _check_email_metadata(made_corpus / name, tmp_path, "eml", subject, sender, language)
+    _check_email_metadata(made_corpus / name, tmp_path, Path(name).suffix[1:], subject, sender, language)
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,7 @@ def test_pdf_renamed_to_txt(made_corpus, tmp_path: Path) -> None:
         ("languages.txt", "txt"),
         ("plain.eml", "eml"),
         ("legacy-headers.eml", "eml"),
+        ("outlook.msg", "msg"),
         ("survey.epub", "epub"),
         ("survey.odt", "odt"),
         ("survey.rtf", "rtf"),
