@@ -60,7 +60,7 @@ def text_image(size: tuple[int, int] = (1000, 200), lines: tuple[str, ...] = (OC
 # --- PDF ------------------------------------------------------------------------------------
 
 
-def text_pdf(target: Path, pages: int = 7, seed: int = 1) -> Path:
+def text_pdf(target: Path, pages: int = 7, seed: int = 1, sentences: int = 6) -> Path:
     """``pages`` pages with a text layer, each a heading and two paragraphs (fpdf2, core font)."""
     from fpdf import FPDF
 
@@ -73,9 +73,9 @@ def text_pdf(target: Path, pages: int = 7, seed: int = 1) -> Path:
         pdf.set_font("Helvetica", "B", 16)
         pdf.cell(0, 10, f"Section {n} Field Notes", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Helvetica", size=11)
-        pdf.multi_cell(0, 6, f"{SENTENCE} at station {n}. {ROPE} {prose(seed * 1000 + n, 6)}")
+        pdf.multi_cell(0, 6, f"{SENTENCE} at station {n}. {ROPE} {prose(seed * 1000 + n, sentences)}")
         pdf.ln(4)
-        pdf.multi_cell(0, 6, prose(seed * 1000 + n + 500, 6))
+        pdf.multi_cell(0, 6, prose(seed * 1000 + n + 500, sentences))
     pdf.output(str(target))
     return target
 
@@ -482,7 +482,8 @@ def outlook_msg(target: Path) -> None:
 
 
 def large_pdf(target: Path) -> None:
-    text_pdf(target, pages=640, seed=5)
+    # Many pages, little text on each: the page count is what is large, not the embedding work.
+    text_pdf(target, pages=640, seed=5, sentences=1)
 
 
 def _roman(n: int) -> str:
@@ -494,8 +495,8 @@ def _roman(n: int) -> str:
     return out
 
 
-def book_txt(target: Path, chapters: int = 460) -> None:
-    """About 3 MB of plain text: "CHAPTER <roman>" headings and hard-wrapped paragraphs."""
+def book_txt(target: Path, chapters: int = 340) -> None:
+    """About 2 MB of plain text: "CHAPTER <roman>" headings and hard-wrapped paragraphs."""
     import textwrap
 
     parts = []
@@ -507,14 +508,18 @@ def book_txt(target: Path, chapters: int = 460) -> None:
     target.write_text("".join(parts))
 
 
-def large_html(target: Path, sections: int = 1500) -> None:
-    """About 3 MB of HTML: headings, paragraphs and a table per section."""
+def large_html(target: Path, sections: int = 1200) -> None:
+    """About 2.5 MB of HTML, mostly markup (inline styles on every element, as exported
+    filings have it): a heading, a paragraph and a table per section."""
+    style = "margin:0pt;text-align:justify;font-family:'Times New Roman',Times,serif;font-size:10pt;color:#000000"
+    cell = f'<td style="{style};padding:0 4pt;border-bottom:1px solid #000000;vertical-align:bottom">'
     parts = ["<html><head><title>Annual Report</title></head><body><h1>Form 10-K Annual Report</h1>"]
     for s in range(1, sections + 1):
-        parts.append(f"<h2>Item {s}. Operations</h2>")
-        parts += [f"<p>{prose(s * 10 + k, 6)}</p>" for k in range(4)]
-        parts.append(f"<table><tr><th>Segment</th><th>Revenue</th></tr><tr><td>Unit {s}</td>"
-                     f"<td>{s * 1000}</td></tr></table>")
+        parts.append(f'<div style="{style}"><h2 style="{style};font-weight:bold">Item {s}. Operations</h2>')
+        parts.append(f'<p style="{style}"><span style="{style}">{prose(s, 4)}</span></p>')
+        rows = "".join(f"<tr>{cell}{label}</td>{cell}{value}</td></tr>"
+                       for label, value in (("Segment", "Revenue"), (f"Unit {s}", s * 1000), ("Total", s * 1100)))
+        parts.append(f'<table style="border-collapse:collapse;width:100%">{rows}</table></div>')
     parts.append("</body></html>")
     target.write_text("\n".join(parts))
 
@@ -566,11 +571,11 @@ MAKERS: dict[str, Callable[[Path], None]] = {
     # large
     "manual-640p.pdf": large_pdf,
     "handbook-300p.docx": long_docx,
-    "book-3mb.txt": book_txt,
-    "filing-3mb.html": large_html,
+    "book-2mb.txt": book_txt,
+    "filing-2mb.html": large_html,
 }
 NEEDS_SOFFICE = {"legacy.doc", "legacy.ppt", "legacy.xls"}
-LARGE = {"manual-640p.pdf", "handbook-300p.docx", "book-3mb.txt", "filing-3mb.html"}
+LARGE = {"manual-640p.pdf", "handbook-300p.docx", "book-2mb.txt", "filing-2mb.html"}
 
 
 class MadeCorpus:

@@ -66,8 +66,8 @@ MADE_EXPECTED: dict[str, tuple[str, str]] = {
     # large
     "manual-640p.pdf": ("completed", "crevasse zone"),
     "handbook-300p.docx": ("completed", "Trustee"),
-    "book-3mb.txt": ("completed", "Natasha"),
-    "filing-3mb.html": ("completed", "Form 10-K"),
+    "book-2mb.txt": ("completed", "Natasha"),
+    "filing-2mb.html": ("completed", "Form 10-K"),
 }
 MADE_ABSENT: dict[str, tuple[str, ...]] = {
     "legacy-headers.eml": ("Content-Type:", "Received:", "Message-ID:"),

@@ -65,9 +65,9 @@ def test_plain_text_paragraphs_titles_and_lists() -> None:
 
 @pytest.mark.parametrize("source", ["made", "real"])
 def test_every_word_survives_the_splitter(made_corpus, source: str) -> None:
-    """On a generated 3 MB book, and on a real one (its own typography) where the corpus is."""
+    """On a generated 2 MB book, and on a real one (its own typography) where the corpus is."""
     if source == "made":
-        path = made_corpus / "book-3mb.txt"
+        path = made_corpus / "book-2mb.txt"
     else:
         path = require_real_corpus() / "book-war-and-peace-1225p.txt"
     text = path.read_text()
