@@ -3,10 +3,11 @@ the repository tests every capability the real corpus tests (text-layer and scan
 encrypted and broken files, Office and legacy Office, open formats, text encodings, e-mail,
 and large files) without any file checked in.
 
-Files are made on first use, into one folder per test session, and kept for the session.
-Everything is deterministic: fixed text, fixed seeds, fixed dates. Only packages pinned in
-requirements/constraints.txt are used; LibreOffice (for .doc/.ppt/.xls) is optional, and a
-test that needs it is skipped with a message naming it."""
+Files are made on first use, into one folder per test session, and kept for the session
+(seconds in all; the 640-page PDF takes the longest). The content is deterministic: fixed
+text, seeds and dates (only encryption salts and LibreOffice's own timestamps vary). Only
+packages pinned in requirements/constraints.txt are used; LibreOffice (for .doc/.ppt/.xls) is
+optional, and a test that needs it is skipped with a message naming it."""
 
 from __future__ import annotations
 
