@@ -217,17 +217,18 @@ def test_large_made_corpus_documents_complete(corpus_stack, made_corpus, tmp_pat
 
 
 # --- real corpus ----------------------------------------------------------------------------
+# real_corpus comes first in each signature: without the corpus, the test skips before a stack starts.
 
 
 def test_expectations_cover_the_whole_manifest(real_corpus):
     assert sorted(_manifest(real_corpus)) == sorted(EXPECTED)
 
 
-def test_corpus_documents_end_as_expected(corpus_stack, real_corpus, tmp_path):
+def test_corpus_documents_end_as_expected(real_corpus, corpus_stack, tmp_path):
     _run(corpus_stack, real_corpus, tmp_path, sorted(set(EXPECTED) - LARGE), EXPECTED, ABSENT)
 
 
 @pytest.mark.large
-def test_large_corpus_documents_complete(corpus_stack, real_corpus, tmp_path):
+def test_large_corpus_documents_complete(real_corpus, corpus_stack, tmp_path):
     docs = _run(corpus_stack, real_corpus, tmp_path, sorted(LARGE), EXPECTED, ABSENT)
     _check_large(corpus_stack, docs, {"DA-619p.pdf": 601})
