@@ -1,7 +1,8 @@
 """Shared pieces of the benchmark suite: progress output, statistics, scratch databases and
 Redis dbs, the distributed stack (``documind worker`` subprocesses against a per-run Postgres
 database and Redis db), worker-process memory and CPU readings, and the test data (corpus
-file lists, SciFact read from ``/work/shared``; never copied into the repository).
+file lists, SciFact read from ``../shared`` beside the checkout; never copied into the
+repository; where it is absent, the measurements that read it are skipped, saying so).
 
 Nothing here imports torch or unstructured at module level: the orchestrating process stays
 light, and each measurement pays for what it loads."""
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 SCRATCH = BENCH / "out"
 RESULTS = BENCH / "results"
-SHARED = Path(os.environ.get("DOCUMIND_BENCH_SHARED", "/work/shared"))
+SHARED = Path(os.environ.get("DOCUMIND_BENCH_SHARED", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus"
 SCIFACT = SHARED / "datasets" / "scifact"
 DOCUMIND = str(Path(sys.executable).with_name("documind"))
@@ -567,9 +568,21 @@ def quiet_logs() -> None:
 
 
 # ---- test data ---------------------------------------------------------------------------------
+class DataMissing(Exception):
+    """Test data a measurement reads is not on this machine: bench.run reports the
+    measurement as skipped, with this message, instead of failing it."""
+
+
+def require_data(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise DataMissing(f"{what} not found at {path} (set DOCUMIND_BENCH_SHARED to the folder that holds "
+                          "corpus/ and datasets/scifact/)")
+    return path
+
+
 def corpus_files(exclude: Iterable[str] = ()) -> list[Path]:
     """The corpus' files as its MANIFEST lists them (not its README or licences)."""
-    lines = (CORPUS / "MANIFEST.tsv").read_text().splitlines()[1:]
+    lines = require_data(CORPUS / "MANIFEST.tsv", "the document corpus").read_text().splitlines()[1:]
     names = [ln.split("\t")[1] for ln in lines if ln.strip()]
     skip = set(exclude)
     return [CORPUS / n for n in sorted(names) if n not in skip]
@@ -577,7 +590,7 @@ def corpus_files(exclude: Iterable[str] = ()) -> list[Path]:
 
 def load_scifact() -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:
     """corpus docs, test queries {qid: text}, test qrels {qid: {docid: grade}}."""
-    docs = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").open()]
+    docs = [json.loads(line) for line in require_data(SCIFACT / "corpus.jsonl", "the SciFact dataset").open()]
     queries = {}
     for line in (SCIFACT / "queries.jsonl").open():
         q = json.loads(line)

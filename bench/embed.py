@@ -228,7 +228,7 @@ def measure(ctx: Context) -> dict[str, Any]:
     }
     out["notes"] = [
         "Chunks: pieces of SciFact abstracts cut at sentence ends to <= 1000 characters "
-        "(like the ingest service's chunks), read from /work/shared at run time.",
+        "(like the ingest service's chunks), read from ../shared (beside the checkout) at run time.",
         "Both sides run in this one process with torch's default thread count; order alternates per repeat.",
         "The full embed stage through Redis and `documind worker embed` processes is in the scaling "
         "measurement ('workers' series).",

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import CORPUS, Context, base_env, log, peak_rss_mb, ratio, scratch_dir
+from bench.common import CORPUS, Context, base_env, log, peak_rss_mb, ratio, require_data, scratch_dir
 
 BOOK = "book-war-and-peace-1225p.txt"
 MANUAL = "DA-619p.pdf"
@@ -134,11 +134,11 @@ def make_scan(manual: Path, pages: int, out: Path) -> Path:
 
 
 def _inputs(ctx: Context) -> list[Path]:
-    book, manual = CORPUS / BOOK, CORPUS / MANUAL
+    book, manual = (require_data(CORPUS / name, "the document corpus") for name in (BOOK, MANUAL))
     folder = scratch_dir("extraction")
     scan = make_scan(manual, SCAN_PAGES_QUICK if ctx.quick else SCAN_PAGES_FULL, folder / "DA-scan.pdf")
     if not ctx.quick:
-        return [book, manual, CORPUS / HANDBOOK, scan]
+        return [book, manual, require_data(CORPUS / HANDBOOK, "the document corpus"), scan]
     cut_book = folder / "war-and-peace-first-10pct.txt"
     data = book.read_bytes()
     cut_book.write_bytes(data[: len(data) // 10])

@@ -10,7 +10,7 @@ warmed up first (models and parsers loaded), so the figures are steady-state thr
 
 The files are split into two halves of about equal cost and run baseline(A), stack(A),
 stack(B), baseline(B), so that load from other jobs drifting during the run weighs on both
-sides alike. Two measurements: ``ingest_corpus`` (/work/shared/corpus, the files its MANIFEST lists; quick
+sides alike. Two measurements: ``ingest_corpus`` (../shared/corpus, the files its MANIFEST lists; quick
 mode leaves the slowest out) and ``ingest_scifact`` (SciFact abstracts as ``<_id>.txt`` files
 in a temp folder; quick mode a subset). The SciFact stack stays up for the search
 measurement."""

@@ -5,7 +5,8 @@ writes ``<mode>.json``, ``<mode>.md`` and plots. A complete run writes to ``benc
 a run with ``--only`` writes to ``bench/out/`` (scratch, git-ignored) unless ``--out`` says
 otherwise, and with ``--merge`` also puts its measurements into ``bench/results/<mode>.json``
 (so a full run can be finished across sessions; each merged measurement names its own run).
-A measurement that fails is reported with its error; the others still run.
+A measurement that fails is reported with its error; the others still run. One whose test
+data (the corpus, SciFact) is absent is reported as skipped, saying where it was looked for.
 See bench/README.md."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.common import CLEANUP, RESULTS, SCRATCH, Context, install_signal_handlers, load_average, log
+from bench.common import CLEANUP, RESULTS, SCRATCH, Context, DataMissing, install_signal_handlers, load_average, log
 
 # Parameters per mode. Sizes are chunk or document counts; see bench/README.md.
 QUICK: dict[str, Any] = {
@@ -213,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             res = registry[name](ctx)
+        except DataMissing as exc:  # no corpus or SciFact here: nothing to measure, nothing broken
+            log(f"{name}: skipped: {exc}")
+            res = {"status": "skipped", "error": f"skipped: {exc}"}
         except Exception as exc:  # noqa: BLE001 - a failed measurement is a result, not a crash
             log(f"{name} failed: {type(exc).__name__}: {exc}")
             res = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:4000],

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.pdf_samples import scanned_pdf, text_pdf
+from tests.integration.pdf_samples import TEXT_PDF_QUERY, scanned_pdf, text_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def test_multi_range_pdf_completes_with_dense_idx_and_page_numbers(stack, tmp_pa
     assert extract["units_done"] == extract["units_total"] == 7
     assert status["metadata"]["pages"] == 7
     assert stack.sql(f"SELECT count(*) FROM page_range_results WHERE document_id = '{doc['id']}'") == [(0,)]
-    hits = stack.search("genlocks are notoriously difficult to kill", 3)
+    hits = stack.search(TEXT_PDF_QUERY, 3)
     assert hits and hits[0]["document_id"] == doc["id"]
 
 

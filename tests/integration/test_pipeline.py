@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import CORPUS, EXAMPLES
+from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.integration
 
@@ -14,16 +14,17 @@ GOOD = {
     "coffee-brewing.txt": (EXAMPLES, "what temperature should the water have for pour-over coffee"),
     "qdrant-notes.md": (EXAMPLES, "switch an alias to rebuild the index without downtime"),
     "tide-pools.html": (EXAMPLES, "hermit crabs change shells as they grow"),
-    "docx-tables.docx": (CORPUS, None),
-    "layout-parser-paper-fast.pdf": (CORPUS, "deep learning document image analysis toolkit"),
+    # None: from the generated corpus.
+    "tables.docx": (None, None),
+    "two-columns-2p.pdf": (None, "each passage is retrieved by its dense vector"),
 }
 
 
 @pytest.fixture(scope="session")
-def good_docs(stack, tmp_path_factory) -> dict[str, dict]:
+def good_docs(stack, made_corpus, tmp_path_factory) -> dict[str, dict]:
     folder = tmp_path_factory.mktemp(f"good-{stack.mode}")
     for name, (src, _q) in GOOD.items():
-        shutil.copy(src / name, folder / name)
+        shutil.copy((src or made_corpus) / name, folder / name)
     docs = stack.ingest(folder)
     return {d["source_name"]: d for d in docs}
 
@@ -82,14 +83,14 @@ def test_reprocess_starts_a_new_generation_and_stays_searchable(stack, good_docs
 
 BAD = {
     "empty.txt": "file is empty",
-    "password.pdf": "PDF is password protected",
-    "password_protected.xlsx": "password protected",
+    "user-password.pdf": "PDF is password protected",
+    "password-protected.xlsx": "password protected",
 }
 
 
-def test_bad_inputs_fail_once_with_a_clear_reason(stack, tmp_path):
+def test_bad_inputs_fail_once_with_a_clear_reason(stack, made_corpus, tmp_path):
     for name in BAD:
-        shutil.copy(CORPUS / name, tmp_path / name)
+        shutil.copy(made_corpus / name, tmp_path / name)
     (tmp_path / "program.exe").write_bytes(b"MZ\x90\x00" + bytes(range(256)) * 40)
     (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04" + b"\x00" * 64)
     docs = {d["source_name"]: d for d in stack.ingest(tmp_path)}

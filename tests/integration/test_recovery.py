@@ -64,14 +64,15 @@ def test_killed_worker_is_recovered_by_the_watchdog(tmp_path):
 
     import redis
 
-    from tests.conftest import CORPUS
     from tests.integration.harness import distributed_stack, teardown
+    from tests.integration.pdf_samples import scanned_pdf
 
     root = Path(tempfile.mkdtemp(prefix="documind-watchdog-"))
     stack, db = distributed_stack(root, redis_db=12)
     try:
         stack.env["DOCUMIND_HEARTBEAT_INTERVAL_S"] = "0.5"
-        res = stack.cli("ingest", str(CORPUS / "loremipsum-flat.pdf"), "--json")  # no --wait
+        scan = scanned_pdf(tmp_path / "scan-2p.pdf", pages=2)  # seconds of OCR to kill it in
+        res = stack.cli("ingest", str(scan), "--json")  # no --wait
         (doc,) = res.json()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -37,6 +37,9 @@ wait
 LIMIT_S = 1
 
 
+ORIGINAL_PATH = os.environ["PATH"]
+
+
 @pytest.fixture
 def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``soffice`` and ``tesseract`` that hang; returns the file their pids are written to."""
@@ -158,9 +161,13 @@ def _ingest(runtime: Runtime, path: Path, name: str) -> str:
     return reg.document_id
 
 
-def _scan(tmp_path: Path, kind: str, corpus_dir: Path) -> tuple[Path, str]:
+def _scan(tmp_path: Path, kind: str, made_corpus) -> tuple[Path, str]:  # noqa: ANN001
     if kind == "doc":
-        return corpus_dir / "fake-doc-emphasized-text.doc", "letter.doc"
+        # Made by the real LibreOffice: the fake one is first on PATH now, so make it with the
+        # PATH the session started with.
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PATH", ORIGINAL_PATH)
+            return made_corpus / "legacy.doc", "letter.doc"
     path = tmp_path / f"scan.{kind}"
     _text_image().save(path, resolution=100.0) if kind == "pdf" else _text_image().save(path)
     return path, path.name
@@ -175,13 +182,9 @@ def _scan(tmp_path: Path, kind: str, corpus_dir: Path) -> tuple[Path, str]:
     ],
 )
 def test_a_hung_tool_fails_the_document_in_bounded_time(
-    runtime: Runtime, tmp_path: Path, fake_tools: Path, kind: str, reason: str
+    made_corpus, runtime: Runtime, tmp_path: Path, fake_tools: Path, kind: str, reason: str
 ) -> None:
-    from tests.conftest import CORPUS
-
-    path, name = _scan(tmp_path, kind, CORPUS)
-    if not path.is_file():
-        pytest.fail(f"corpus file missing: {path}")
+    path, name = _scan(tmp_path, kind, made_corpus)
     started = time.monotonic()
     doc_id = _ingest(runtime, path, name)
     assert time.monotonic() - started < 30

@@ -15,7 +15,7 @@ import pytest
 from documind.errors import EncryptedFile
 from documind_ingest.extraction import Extraction, extract
 from documind_ingest.validation import validate_file
-from tests.unit.ole_writer import write_cfb
+from tests.ole_writer import OUTLOOK_MSG_CLSID, write_cfb
 
 SENTENCE = "The glaciers retreated twelve metres this year"
 FILEPASS = 0x002F
@@ -77,12 +77,12 @@ def test_password_protected_excel95_workbook_says_so(tmp_path: Path) -> None:
 
 
 # ---- encrypted Outlook message ---------------------------------------------------------------
-def encrypted_msg(corpus: Path, path: Path, message_class: str = "IPM.Note.SMIME") -> Path:
-    """The corpus message as Outlook stores an S/MIME-encrypted one: its class, no body, and
+def encrypted_msg(made_corpus, path: Path, message_class: str = "IPM.Note.SMIME") -> Path:  # noqa: ANN001
+    """The generated message as Outlook stores an S/MIME-encrypted one: its class, no body, and
     the content as an opaque ``smime.p7m`` attachment (a CMS envelope)."""
     import olefile
 
-    with olefile.OleFileIO(str(corpus / "fake-email-attachment.msg")) as src:
+    with olefile.OleFileIO(str(made_corpus / "outlook.msg")) as src:
         streams = {"/".join(e): src.openstream(e).read() for e in src.listdir(streams=True, storages=False)}
     utf16 = lambda s: s.encode("utf-16-le")  # noqa: E731
     attach = "__attach_version1.0_#00000000/__substg1.0_"
@@ -95,11 +95,11 @@ def encrypted_msg(corpus: Path, path: Path, message_class: str = "IPM.Note.SMIME
         attach + "370E001F": utf16("application/pkcs7-mime"),
         attach + "37010102": b"\x30\x82\x01\x04" + os.urandom(260),
     })
-    return write_cfb(path, streams)
+    return write_cfb(path, streams, root_clsid=OUTLOOK_MSG_CLSID)
 
 
 @pytest.mark.parametrize("message_class", ["IPM.Note.SMIME", "IPM.Note"])  # IPM.Note: a mislabelled one
-def test_encrypted_outlook_message_says_it_is_encrypted(corpus: Path, tmp_path: Path, message_class: str) -> None:
-    path = encrypted_msg(corpus, tmp_path / "secret.msg", message_class)
+def test_encrypted_outlook_message_says_it_is_encrypted(made_corpus, tmp_path: Path, message_class: str) -> None:  # noqa: ANN001
+    path = encrypted_msg(made_corpus, tmp_path / "secret.msg", message_class)
     with pytest.raises(EncryptedFile, match=r"Outlook message is encrypted \(S/MIME\)"):
         run(path, "secret.msg")

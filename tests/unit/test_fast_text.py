@@ -14,7 +14,7 @@ from documind_ingest.fast_text import (
     split_page_lines,
     split_plain_text,
 )
-from tests.conftest import CORPUS
+from tests.conftest import require_real_corpus
 
 BOOK = """CHAPTER I
 
@@ -63,15 +63,21 @@ def test_plain_text_paragraphs_titles_and_lists() -> None:
     assert "\n" not in blocks[1].text
 
 
-def test_every_word_survives_the_splitter() -> None:
-    text = (CORPUS / "book-war-and-peace-1225p.txt").read_text()
+@pytest.mark.parametrize("source", ["made", "real"])
+def test_every_word_survives_the_splitter(made_corpus, source: str) -> None:
+    """On a generated 2 MB book, and on a real one (its own typography) where the corpus is."""
+    if source == "made":
+        path = made_corpus / "book-2mb.txt"
+    else:
+        path = require_real_corpus() / "book-war-and-peace-1225p.txt"
+    text = path.read_text()
     blocks = split_plain_text(text)
-    source, kept = Counter(text.split()), Counter(" ".join(b.text for b in blocks).split())
-    assert not kept - source  # nothing invented
+    source_words, kept = Counter(text.split()), Counter(" ".join(b.text for b in blocks).split())
+    assert not kept - source_words  # nothing invented
     # Only list markers ("-", "1.", "a)") dropped from list items may be missing.
-    missing = source - kept
+    missing = source_words - kept
     assert all(len(w.rstrip(".)")) <= 3 and (not w[0].isalpha() or len(w) <= 2) for w in missing), missing
-    assert sum(missing.values()) < 0.001 * sum(source.values())
+    assert sum(missing.values()) < 0.001 * sum(source_words.values())
     titles = [b.text for b in blocks if b.kind == TITLE]
     assert titles[:3] == ["CHAPTER I", "CHAPTER II", "CHAPTER III"]
     assert sum(t.startswith("CHAPTER") for t in titles) >= 300

@@ -21,8 +21,8 @@ def test_libraries_use_the_shared_lock_after_sharing() -> None:
         assert getattr(importlib.import_module(module_name), attribute) is PDFIUM_LOCK, module_name
 
 
-def test_page_reader_waits_while_another_thread_is_in_pdfium(corpus: Path) -> None:
-    pdf = corpus / "multi-column-2p.pdf"
+def test_page_reader_waits_while_another_thread_is_in_pdfium(made_corpus) -> None:
+    pdf = made_corpus / "two-columns-2p.pdf"
     done = threading.Event()
     pages: list[int] = []
 
@@ -39,13 +39,13 @@ def test_page_reader_waits_while_another_thread_is_in_pdfium(corpus: Path) -> No
     assert pages == [1, 2]
 
 
-def test_many_threads_read_pdfs_at_once(corpus: Path) -> None:
+def test_many_threads_read_pdfs_at_once(made_corpus) -> None:
     """Four threads over two PDFs, with unstructured rendering pages for OCR in a fifth: all
     complete with every page (before the lock, CI saw "Failed to load page")."""
     from unstructured_inference.inference.pdf_image import convert_pdf_to_image
 
     share_pdfium_lock()
-    files = [corpus / "multi-column-2p.pdf", corpus / "layout-parser-paper-fast.pdf"] * 2
+    files = [made_corpus / "two-columns-2p.pdf", made_corpus / "field-manual-7p.pdf"] * 2
     expected = {f: list(range(1, min(page_count(f), 10) + 1)) for f in files}
     results: dict[int, list[int]] = {}
     errors: list[BaseException] = []

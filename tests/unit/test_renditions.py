@@ -4,6 +4,7 @@ on the document, refused clearly when absent, and removed with the document."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -71,24 +72,17 @@ def test_put_bytes_replaces_atomically(tmp_path: Path) -> None:
         storage.put_bytes("../outside", b"x")
 
 
-@pytest.mark.parametrize("source", ["scan.png", "loremipsum-flat.pdf"])
-def test_searchable_pdf_of_a_scan_has_a_text_layer(corpus: Path, tmp_path: Path, source: str) -> None:
+@pytest.mark.parametrize(("source", "kind", "needle"),
+                         [("scan.png", "png", "glaciers"), ("scan-no-text-layer.pdf", "pdf", "Lorem ipsum")])
+def test_searchable_pdf_of_a_scan_has_a_text_layer(made_corpus, tmp_path: Path, source: str, kind: str,
+                                                   needle: str) -> None:
     from pypdf import PdfReader
 
     from documind_ingest.searchable_pdf import searchable_pdf
 
-    if source == "scan.png":
-        from PIL import Image, ImageDraw, ImageFont
-
-        path, kind = tmp_path / "stored", "png"
-        img = Image.new("RGB", (1000, 200), "white")
-        ImageDraw.Draw(img).text((20, 60), "Quarterly report about glaciers", fill="black",
-                                 font=ImageFont.load_default(size=48))
-        img.save(path, "PNG")
-        needle = "glaciers"
-    else:
-        path, kind, needle = corpus / source, "pdf", "Lorem ipsum"
-    data = searchable_pdf(path, kind, ocr_languages="eng")
+    stored = tmp_path / "stored"  # the store keeps no extension
+    shutil.copy(made_corpus / source, stored)
+    data = searchable_pdf(stored, kind, ocr_languages="eng")
     assert data is not None and data.startswith(b"%PDF")
     out = tmp_path / "out.pdf"
     out.write_bytes(data)

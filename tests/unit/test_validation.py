@@ -1,4 +1,4 @@
-"""documind_ingest.validation.validate_file on corpus files and crafted files: the real type
+"""documind_ingest.validation.validate_file on generated corpus files and crafted files: the real type
 from the content, the size limit, empty, encrypted and corrupt files."""
 
 from __future__ import annotations
@@ -22,23 +22,23 @@ LIMIT = 100 * 1024 * 1024
 EXECUTABLE = b"MZ\x90\x00" + random.Random(0).randbytes(4096)
 
 
-def test_empty_file(corpus: Path) -> None:
+def test_empty_file(made_corpus) -> None:
     with pytest.raises(EmptyFile, match="^file is empty$"):
-        validate_file(corpus / "empty.txt", max_bytes=LIMIT)
+        validate_file(made_corpus / "empty.txt", max_bytes=LIMIT)
 
 
-def test_password_protected_pdf(corpus: Path) -> None:
+def test_password_protected_pdf(made_corpus) -> None:
     with pytest.raises(EncryptedFile, match="^PDF is password protected$"):
-        validate_file(corpus / "password.pdf", max_bytes=LIMIT)
+        validate_file(made_corpus / "user-password.pdf", max_bytes=LIMIT)
 
 
-def test_password_protected_xlsx(corpus: Path) -> None:
+def test_password_protected_xlsx(made_corpus) -> None:
     with pytest.raises(EncryptedFile, match="password protected"):
-        validate_file(corpus / "password_protected.xlsx", max_bytes=LIMIT)
+        validate_file(made_corpus / "password-protected.xlsx", max_bytes=LIMIT)
 
 
-def test_owner_password_only_pdf_is_readable(corpus: Path) -> None:
-    result = validate_file(corpus / "copy-protected.pdf", max_bytes=LIMIT)
+def test_owner_password_only_pdf_is_readable(made_corpus) -> None:
+    result = validate_file(made_corpus / "owner-password-only.pdf", max_bytes=LIMIT)
     assert result == Validated(kind="pdf", mime_type="application/pdf")
 
 
@@ -53,10 +53,10 @@ def test_file_too_large(tmp_path: Path) -> None:
     assert validate_file(path, max_bytes=2000).kind == "txt"
 
 
-def test_too_large_is_checked_before_reading(corpus: Path) -> None:
+def test_too_large_is_checked_before_reading(made_corpus) -> None:
     # An encrypted file over the limit is refused for its size: no parsing of large uploads.
     with pytest.raises(FileTooLarge):
-        validate_file(corpus / "password.pdf", max_bytes=1000)
+        validate_file(made_corpus / "user-password.pdf", max_bytes=1000)
 
 
 @pytest.mark.parametrize("name", ["upload", "program.exe", "blob.bin"])
@@ -90,58 +90,61 @@ def test_executable_with_a_document_extension_is_refused(tmp_path: Path, name: s
         validate_file(path, max_bytes=LIMIT)
 
 
-def test_truncated_docx(corpus: Path, tmp_path: Path) -> None:
+def test_truncated_docx(made_corpus, tmp_path: Path) -> None:
     path = tmp_path / "x.docx"
-    path.write_bytes((corpus / "docx-tables.docx").read_bytes()[:200])
+    path.write_bytes((made_corpus / "tables.docx").read_bytes()[:200])
     with pytest.raises((CorruptFile, UnsupportedFileType)):
         validate_file(path, max_bytes=LIMIT)
 
 
-def test_type_comes_from_content_not_extension(corpus: Path) -> None:
+def test_type_comes_from_content_not_extension(made_corpus) -> None:
     # A MIME email saved as .txt.
-    assert validate_file(corpus / "fake-email.txt", max_bytes=LIMIT).kind == "eml"
+    assert validate_file(made_corpus / "email-saved-as.txt", max_bytes=LIMIT).kind == "eml"
 
 
-def test_docx_renamed_to_doc(corpus: Path, tmp_path: Path) -> None:
+def test_docx_renamed_to_doc(made_corpus, tmp_path: Path) -> None:
     path = tmp_path / "renamed.doc"
-    shutil.copy(corpus / "docx-tables.docx", path)
+    shutil.copy(made_corpus / "tables.docx", path)
     assert validate_file(path, max_bytes=LIMIT).kind == "docx"
 
 
-def test_pdf_renamed_to_txt(corpus: Path, tmp_path: Path) -> None:
+def test_pdf_renamed_to_txt(made_corpus, tmp_path: Path) -> None:
     path = tmp_path / "paper.txt"
-    shutil.copy(corpus / "layout-parser-paper-fast.pdf", path)
+    shutil.copy(made_corpus / "field-manual-7p.pdf", path)
     assert validate_file(path, max_bytes=LIMIT).kind == "pdf"
 
 
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("layout-parser-paper-fast.pdf", "pdf"),
-        ("docx-tables.docx", "docx"),
-        ("fake-doc-emphasized-text.doc", "doc"),
-        ("fake-power-point-table.pptx", "pptx"),
-        ("fake-power-point.ppt", "ppt"),
-        ("2023-half-year-analyses-by-segment.xlsx", "xlsx"),
-        ("tests-example.xls", "xls"),
-        ("csv-with-long-lines.csv", "csv"),
-        ("stanley-cups.tsv", "tsv"),
-        ("fake-html-cp1252.html", "html"),
+        ("field-manual-7p.pdf", "pdf"),
+        ("scan-no-text-layer.pdf", "pdf"),
+        ("tables.docx", "docx"),
+        ("legacy.doc", "doc"),
+        ("slides.pptx", "pptx"),
+        ("legacy.ppt", "ppt"),
+        ("segments.xlsx", "xlsx"),
+        ("legacy.xls", "xls"),
+        ("long-lines.csv", "csv"),
+        ("cups.tsv", "tsv"),
+        ("cp1252.html", "html"),
         ("factbook.xml", "xml"),
         ("codeblock.md", "md"),
         ("README.rst", "rst"),
-        ("norwich-city.txt", "txt"),
-        ("email-no-utf8-2008-07-16.062410.eml", "eml"),
-        ("fake-email-attachment.msg", "msg"),
-        ("winter-sports.epub", "epub"),
-        ("simple.odt", "odt"),
-        ("fake-doc.rtf", "rtf"),
-        ("english-and-korean.png", "png"),
-        ("layout-parser-paper-fast.jpg", "jpg"),
+        ("notes.txt", "txt"),
+        ("languages.txt", "txt"),
+        ("plain.eml", "eml"),
+        ("legacy-headers.eml", "eml"),
+        ("outlook.msg", "msg"),
+        ("survey.epub", "epub"),
+        ("survey.odt", "odt"),
+        ("survey.rtf", "rtf"),
+        ("scan.png", "png"),
+        ("photo.jpg", "jpg"),
     ],
 )
-def test_corpus_kinds(corpus: Path, name: str, kind: str) -> None:
-    result = validate_file(corpus / name, max_bytes=LIMIT)
+def test_corpus_kinds(made_corpus, name: str, kind: str) -> None:
+    result = validate_file(made_corpus / name, max_bytes=LIMIT)
     assert result.kind == kind
     assert result.kind in SUPPORTED_KINDS.values()
     assert result.mime_type

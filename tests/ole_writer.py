@@ -1,5 +1,6 @@
 """A minimal writer of OLE2 compound files (MS-CFB version 3), for test fixtures no installed
-tool writes: an Excel 95 (BIFF5) workbook and an encrypted Outlook message. Streams below
+tool writes (olefile only reads, or rewrites streams in place): Outlook messages, plain and
+encrypted, and an Excel 95 (BIFF5) workbook. Streams below
 4096 bytes go to the mini stream, as every reader expects; siblings form a sorted chain
 (a valid search tree; readers do not check red-black colours)."""
 
@@ -11,6 +12,7 @@ from pathlib import Path
 SECTOR, MINI, CUTOFF = 512, 64, 4096
 FREE, END, FATSECT, NONE = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
 STORAGE, STREAM, ROOT = 1, 2, 5
+OUTLOOK_MSG_CLSID = bytes.fromhex("0b0d020000000000c000000000000046")
 
 
 class _Node:
@@ -25,8 +27,9 @@ def _order(node: _Node) -> tuple[int, str]:
     return len(node.name), node.name.upper()  # MS-CFB's comparison of sibling names
 
 
-def write_cfb(path: Path, streams: dict[str, bytes]) -> Path:
-    """Write ``streams`` ("Storage/Stream" -> bytes) as a compound file at ``path``."""
+def write_cfb(path: Path, streams: dict[str, bytes], root_clsid: bytes = bytes(16)) -> Path:
+    """Write ``streams`` ("Storage/Stream" -> bytes) as a compound file at ``path``; the root
+    entry's class id tells readers what the file is (an Outlook message has its own)."""
     root = _Node("Root Entry", ROOT)
     for key, data in streams.items():
         *folders, leaf = key.split("/")
@@ -80,7 +83,7 @@ def write_cfb(path: Path, streams: dict[str, bytes]) -> Path:
         name = node.name.encode("utf-16-le") + b"\0\0"
         entries += struct.pack(
             "<64sHBBIII16sIQQIQ", name, len(name), node.kind, 1, NONE, getattr(node, "right", NONE),
-            kids[0].sid if kids else NONE, b"\0" * 16, 0, 0, 0, node.start, node.size,
+            kids[0].sid if kids else NONE, root_clsid if node is root else bytes(16), 0, 0, 0, node.start, node.size,
         )
     empty = struct.pack("<64sHBBIII16sIQQIQ", b"", 0, 0, 0, NONE, NONE, NONE, b"\0" * 16, 0, 0, 0, 0, 0)
     while len(entries) % SECTOR:
