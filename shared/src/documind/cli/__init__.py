@@ -1,0 +1,54 @@
+"""The ``documind`` command line.
+
+Embedded mode (the default) runs every installed service's actors inside this process, so a
+command that needs work done (``ingest``, ``search``, ``delete``) starts in-process workers
+and returns when the work is final. Distributed mode only sends messages and reads the
+database; worker processes (``documind worker SERVICE``) do the work.
+
+Exit codes: 0 success; 1 error (one line on stderr); 2 usage error; 3 some documents failed.
+
+One module per command group: ``documents`` (ingest, status, delete, rendition, cancel),
+``search`` (search, analytics), ``index`` (index check/repair/reindex/optimize),
+``operations`` (recover, dead-letters, worker, migrate); ``common`` holds what they share.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from documind.cli.common import EXIT_ERROR
+from documind.cli.documents import cancel, delete, ingest, rendition, status
+from documind.cli.index import index
+from documind.cli.operations import dead_letters, migrate, recover, worker
+from documind.cli.search import analytics, search
+from documind.errors import DocumindError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="documind-shared")
+def main() -> None:
+    """DocuMind Workers: documents in, searchable chunks out."""
+
+
+# One module per command group; the order here is the order of `documind --help`.
+for command in (ingest, status, search, rendition, delete, cancel, recover, dead_letters, analytics, index,
+                worker, migrate):
+    main.add_command(command)
+
+
+def run() -> None:
+    """Console entry point: any error is one line on stderr and exit code 1
+    (set DOCUMIND_DEBUG=1 for the traceback)."""
+    try:
+        main(standalone_mode=True)
+    except DocumindError as exc:
+        click.echo(f"documind: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("DOCUMIND_DEBUG"):
+            raise
+        click.echo(f"documind: error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
