@@ -53,7 +53,7 @@ EXPECTED = {
     "blank.pdf": ("failed", "no text could be extracted"),
     "many-pages.pdf": ("failed", "PDF has 5,001 pages, over the limit of 5,000"),
     "blob-40mb.txt": ("failed", "over the limit of 20.0 MB"),
-    "blob-1mb.txt": ("completed", None),
+    "blob-200kb.txt": ("completed", None),  # streamed, cut into 20,000-character blocks
     "lol.xml": ("failed", "entity-expansion bomb"),
     "deep.html": ("completed", None),
     "deep.xml": ("completed", None),
@@ -69,7 +69,7 @@ def _build(folder: Path) -> None:
     hostile.blank_pages_pdf(folder / "blank.pdf", pages=2_000)
     hostile.blank_pages_pdf(folder / "many-pages.pdf", pages=5_001)
     hostile.no_whitespace_text(folder / "blob-40mb.txt", megabytes=40)
-    hostile.no_whitespace_text(folder / "blob-1mb.txt", megabytes=1)
+    hostile.no_whitespace_text(folder / "blob-200kb.txt", megabytes=0.2)
     hostile.billion_laughs_xml(folder / "lol.xml")
     hostile.deep_html(folder / "deep.html")
     hostile.deep_xml(folder / "deep.xml")

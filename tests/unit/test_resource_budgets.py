@@ -176,3 +176,10 @@ def test_email_attachments_pass_the_upload_checks_or_are_skipped(tmp_path):
     reasons = {s["name"]: s["reason"] for s in result.skipped_attachments}
     assert "zip bomb" in reasons["figures.docx"], reasons
     assert "40000 × 40000 pixels" in reasons["chart.png"], reasons
+
+
+def test_an_attachment_that_passes_the_checks_is_indexed_and_named(corpus):
+    result = _extract(corpus / "fake-email-attachment.msg", "msg")
+    attached = [e for e in result.elements if e.metadata.attached_to_filename == "fake-attachment.txt"]
+    assert any("fake attachment" in e.text for e in attached)
+    assert result.skipped_attachments == []

@@ -27,7 +27,7 @@ from documind.status import StatusStore
 from documind_ingest.budgets import Budgets
 from documind_ingest.chunk_store import count_chunks, read_chunks, replace_chunks
 from documind_ingest.chunking import ChunkDraft, chunk_elements
-from documind_ingest.extraction import Extraction, extract
+from documind_ingest.extraction import extract
 from documind_ingest.docx_stream import iter_docx_blocks
 from documind_ingest.metadata import document_metadata
 from documind_ingest.fast_text import Block, batches, iter_text_blocks, to_elements
