@@ -84,6 +84,16 @@ def billion_laughs_xml(path: Path, levels: int = 10) -> Path:
     return path
 
 
+def billion_laughs_html(path: Path, levels: int = 10) -> Path:
+    """The same bomb in an HTML page's doctype, next to a readable paragraph."""
+    lines = ["<!DOCTYPE html [", '  <!ENTITY lol0 "lol">']
+    for i in range(1, levels):
+        lines.append(f'  <!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">')
+    lines += ["]>", f"<html><body><p>Readable words about the harbour. &lol{levels - 1};</p></body></html>"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def deep_html(path: Path, depth: int = 100_000, text: str | None = None) -> Path:
     """A readable sentence inside ``depth`` nested <div>s (about 11 bytes a level)."""
     text = text or "The quarterly report shows revenue growth in every region of the company."

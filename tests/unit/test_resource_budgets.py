@@ -148,6 +148,15 @@ def test_billion_laughs_is_refused_before_any_expansion(tmp_path):
         _extract(bomb, "xml")
 
 
+def test_entities_in_an_html_doctype_are_never_expanded(tmp_path):
+    # A guard, not a fix: lxml's HTML parser (under unstructured) ignores internal entity
+    # declarations; this keeps it so if the parser ever changes.
+    page = hostile.billion_laughs_html(tmp_path / "lol.html")
+    text = _text(_extract(page, "html"))
+    assert "Readable words about the harbour" in text
+    assert "lollol" not in text and len(text) < 1_000
+
+
 def test_a_deeply_nested_readable_html_page_gives_its_text(tmp_path):
     page = hostile.deep_html(tmp_path / "deep.html")
     assert "revenue growth in every region" in _text(_extract(page, "html"))
