@@ -58,6 +58,18 @@ class Settings(BaseSettings):
         512 * 1024 * 1024, gt=0, description="zip-based uploads (docx, xlsx, epub...) expanding beyond this are refused"
     )
     zip_max_ratio: float = Field(100.0, gt=1, description="refuse zip-based uploads compressed more than this (zip bomb)")
+    # Budgets checked before the work (ingest's resource-bomb guards, services/ingest/README.md).
+    max_page_pixels: int = Field(
+        50_000_000, ge=1_000_000,
+        description="pixels of one image or rendered PDF page: PDF pages over it are rendered for OCR at a "
+        "lower resolution that fits, images over it are refused (checked from the header, before decoding)",
+    )
+    max_pages: int = Field(5_000, ge=1, description="PDFs with more pages are refused at validation")
+    max_text_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024,
+        description="plain text (txt, md, csv, html, xml...) larger than this is refused; smaller text is "
+        "read in bounded windows",
+    )
     chunk_max_chars: int = Field(1000, ge=100)
     chunk_overlap_chars: int = Field(0, ge=0)
     chunk_max_tokens: int = Field(256, ge=16, description="the embedding model's window")

@@ -5,6 +5,7 @@ chunking (``chunk_by_title``) sees titles, page numbers and element types as bef
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ _BULLET = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa\u2013]|\d{1,3}[.)]|[a-zA-Z][
 _SPACES = re.compile(r"\s+")
 _TERMINAL = tuple(".!?;:,\"'\u201d\u2019)")
 TITLE_MAX_CHARS = 80
+# Plain text is read this many bytes at a time, and no block is longer than MAX_BLOCK_CHARS:
+# chunking one huge element costs time quadratic in its length (each piece re-slices the rest).
+READ_WINDOW = 1 << 20
+MAX_BLOCK_CHARS = 20_000
 TITLE_MAX_WORDS = 12
 
 
@@ -54,16 +59,76 @@ def split_plain_text(text: str, page: int | None = None) -> list[Block]:
     title; a paragraph whose lines all start with a bullet is a list, one item per line."""
     blocks: list[Block] = []
     for para in _PARAGRAPH_BREAK.split(text.replace("\r\n", "\n").replace("\r", "\n")):
-        lines = [ln for ln in para.split("\n") if ln.strip()]
-        if not lines:
-            continue
-        if len(lines) == 1 and looks_like_title(lines[0]):
-            blocks.append(Block(TITLE, lines[0].strip(), page))
-        elif all(_BULLET.match(ln) for ln in lines):
-            blocks.extend(Block(LIST_ITEM, _join([_BULLET.sub("", ln, count=1)]), page) for ln in lines)
-        else:
-            blocks.append(Block(NARRATIVE, _join(lines), page))
+        blocks.extend(_paragraph_blocks(para, page))
     return blocks
+
+
+def _paragraph_blocks(para: str, page: int | None) -> list[Block]:
+    lines = [ln for ln in para.split("\n") if ln.strip()]
+    if not lines:
+        return []
+    if len(lines) == 1 and looks_like_title(lines[0]):
+        return [Block(TITLE, lines[0].strip(), page)]
+    if all(_BULLET.match(ln) for ln in lines):
+        return [Block(LIST_ITEM, _join([_BULLET.sub("", ln, count=1)]), page) for ln in lines]
+    return [Block(NARRATIVE, _join(lines), page)]
+
+
+def iter_text_blocks(path: Path, encoding: str | None = None, *, window: int = READ_WINDOW) -> Iterator[Block]:
+    """``split_plain_text`` over a file read ``window`` bytes at a time: memory holds a window
+    and one paragraph of at most MAX_BLOCK_CHARS (a longer one, e.g. 40 MB with no whitespace,
+    is cut at its last whitespace before that size, or at that size), never the whole file."""
+    codec = encoding or _utf8_or_detected(path, window)
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    pending = ""
+    with path.open("rb") as fh:
+        while True:
+            data = fh.read(window)
+            final = not data
+            pending += decoder.decode(data, final=final)
+            # A CR at the end may be half of a CRLF split across windows: keep it for the next.
+            held = "\r" if pending.endswith("\r") and not final else ""
+            text = (pending[:-1] if held else pending).replace("\r\n", "\n").replace("\r", "\n")
+            paragraphs = _PARAGRAPH_BREAK.split(text)
+            pending = ("" if final else paragraphs.pop()) + held
+            for para in paragraphs:
+                yield from _bounded_blocks(para)
+            while len(pending) > MAX_BLOCK_CHARS:
+                head, pending = _cut(pending)
+                yield from _paragraph_blocks(head, None)
+            if final:
+                return
+
+
+def _bounded_blocks(para: str) -> Iterator[Block]:
+    while len(para) > MAX_BLOCK_CHARS:
+        head, para = _cut(para)
+        yield from _paragraph_blocks(head, None)
+    yield from _paragraph_blocks(para, None)
+
+
+def _utf8_or_detected(path: Path, window: int) -> str:
+    """utf-8-sig when the whole file decodes as UTF-8 (checked window by window, nothing
+    kept), else the codec unstructured's detector names."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        with path.open("rb") as fh:
+            while data := fh.read(window):
+                decoder.decode(data)
+            decoder.decode(b"", final=True)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        from unstructured.file_utils.encoding import detect_file_encoding
+
+        return detect_file_encoding(filename=str(path))[0]
+
+
+def _cut(text: str) -> tuple[str, str]:
+    """Split an overlong paragraph at its last whitespace before MAX_BLOCK_CHARS, or there."""
+    at = max(text.rfind(" ", 0, MAX_BLOCK_CHARS), text.rfind("\n", 0, MAX_BLOCK_CHARS))
+    if at <= MAX_BLOCK_CHARS // 2:
+        at = MAX_BLOCK_CHARS
+    return text[:at], text[at:]
 
 
 def split_page_lines(text: str, page: int) -> list[Block]:
@@ -106,23 +171,8 @@ def to_elements(blocks: Iterable[Block]) -> list[Any]:
     return [classes[b.kind](text=b.text, metadata=ElementMetadata(page_number=b.page)) for b in blocks]
 
 
-def read_text_file(path: Path, encoding: str | None = None) -> str:
-    """``encoding``: the codec validation found (UTF-16/32 without a BOM, legacy 8-bit);
-    None means UTF-8 (or let unstructured's detector decide if it is not)."""
-    data = path.read_bytes()
-    if encoding:
-        return data.decode(encoding, errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        from unstructured.file_utils.encoding import detect_file_encoding
-
-        encoding, _ = detect_file_encoding(filename=str(path))
-        return data.decode(encoding, errors="replace")
-
-
 def plain_text_elements(path: Path, encoding: str | None = None) -> list[Any]:
-    return to_elements(split_plain_text(read_text_file(path, encoding)))
+    return to_elements(iter_text_blocks(path, encoding))
 
 
 def batches(blocks: Iterable[Block], max_chars: int) -> Iterator[list[Block]]:

@@ -24,12 +24,14 @@ from documind.renditions import delete_renditions
 from documind.runtime import Runtime
 from documind.status import StatusStore
 
+from documind_ingest.budgets import Budgets
 from documind_ingest.chunk_store import count_chunks, read_chunks, replace_chunks
 from documind_ingest.chunking import ChunkDraft, chunk_elements
-from documind_ingest.extraction import Extraction, extract
+from documind_ingest.extraction import extract
 from documind_ingest.docx_stream import iter_docx_blocks
 from documind_ingest.metadata import document_metadata
-from documind_ingest.fast_text import Block, batches, plain_text_elements, to_elements
+from documind_ingest.fast_text import Block, batches, iter_text_blocks, to_elements
+from documind_ingest.markup import MARKUP_KINDS, flat_markup, markup_blocks
 from documind_ingest.page_ranges import plan_ranges
 from documind_ingest.pdf_pages import iter_pages, page_count
 from documind_ingest.range_store import clear_ranges, save_range
@@ -61,6 +63,19 @@ class IngestPipeline:
     def tokenizer(self) -> TokenCounter:
         return TokenCounter(self.runtime.settings.embedding_model)
 
+    @cached_property
+    def budgets(self) -> Budgets:
+        st = self.runtime.settings
+        return Budgets(st.max_page_pixels, st.max_pages, st.max_text_bytes)
+
+    def _check_upload(self, path, source_name: str | None) -> Validated:  # noqa: ANN001
+        """The upload checks, as for a file of its own (e-mail attachments)."""
+        st = self.runtime.settings
+        return validate_file(
+            path, max_bytes=st.max_file_bytes, source_name=source_name,
+            zip_limits=ZipLimits(st.zip_max_uncompressed_bytes, st.zip_max_ratio), budgets=self.budgets,
+        )
+
     def _timed(self, stage: StageName, started: float) -> None:
         self.runtime.metrics.stage_seconds.labels(SERVICE, stage.value).observe(time.monotonic() - started)
 
@@ -78,10 +93,7 @@ class IngestPipeline:
         if doc is None:
             raise Fenced(f"document {doc_id} vanished")
         with rt.storage.local_copy(doc.storage_key) as path:
-            validated = validate_file(
-                path, max_bytes=st.max_file_bytes, source_name=doc.source_name,
-                zip_limits=ZipLimits(st.zip_max_uncompressed_bytes, st.zip_max_ratio),
-            )
+            validated = self._check_upload(path, doc.source_name)
             pages = page_count(path) if validated.kind == "pdf" else None
             with status.step(doc_id, gen) as step:
                 step.set(mime_type=validated.mime_type)
@@ -94,22 +106,20 @@ class IngestPipeline:
             if pages is not None:
                 return self._split_into_ranges(work, pages)
 
-            if validated.kind == "docx":
+            if validated.kind in ("docx", "txt") or flat_markup(path, validated.kind, validated.encoding):
                 return self._stream(work, doc, path, validated)
 
             t = time.monotonic()
             with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s, gen):
-                if validated.kind == "txt":
-                    extraction = Extraction(plain_text_elements(path, validated.encoding), ocr_used=False, pages=None)
-                else:
-                    extraction = extract(
-                        path, validated.kind,
-                        ocr_languages=st.ocr_languages,
-                        min_chars_per_page=st.pdf_ocr_min_chars_per_page,
-                        source_name=doc.source_name, mime_type=validated.mime_type,
-                        encoding=validated.encoding,
-                        ocr_timeout_s=st.ocr_timeout_s, convert_timeout_s=st.convert_timeout_s,
-                    )
+                extraction = extract(
+                    path, validated.kind,
+                    ocr_languages=st.ocr_languages,
+                    min_chars_per_page=st.pdf_ocr_min_chars_per_page,
+                    source_name=doc.source_name, mime_type=validated.mime_type,
+                    encoding=validated.encoding,
+                    ocr_timeout_s=st.ocr_timeout_s, convert_timeout_s=st.convert_timeout_s,
+                    budgets=self.budgets, check_upload=self._check_upload,
+                )
                 described = document_metadata(
                     path, validated.kind, elements=extraction.elements, source_name=doc.source_name,
                     sha256=doc.sha256, mime_type=validated.mime_type, pages=extraction.pages,
@@ -138,7 +148,10 @@ class IngestPipeline:
                 rendered["pdf"] = scan_pdf
             self._finish(
                 work, doc, n, rendered,
-                {**described, "kind": validated.kind, "ocr": extraction.ocr_used, "characters": text_chars},
+                {
+                    **described, "kind": validated.kind, "ocr": extraction.ocr_used, "characters": text_chars,
+                    **({"skipped_attachments": extraction.skipped_attachments} if extraction.skipped_attachments else {}),
+                },
             )
         return n
 
@@ -186,7 +199,7 @@ class IngestPipeline:
         last_page = 0
         rendition = RenditionBuilder() if st.renditions else None
         with status.heartbeat(doc_id, StageName.EXTRACT, st.heartbeat_interval_s, gen):
-            for batch in batches(self._blocks(path, kind), STREAM_BATCH_CHARS):
+            for batch in batches(self._blocks(path, validated), STREAM_BATCH_CHARS):
                 status.check(doc_id, gen)
                 elements = to_elements(batch)
                 drafts.extend(self._chunk(elements))
@@ -211,7 +224,16 @@ class IngestPipeline:
         return n
 
     @staticmethod
-    def _blocks(path, kind: str) -> Iterator[Block]:  # noqa: ANN001
+    def _blocks(path, validated: Validated) -> Iterator[Block]:  # noqa: ANN001
+        """Streamed kinds: DOCX, plain text (read in windows: any size in bounded memory) and
+        HTML/XML nested too deeply for a tree parser (markup: flat text, one pass)."""
+        kind = validated.kind
+        if kind == "txt":
+            yield from iter_text_blocks(path, validated.encoding)
+            return
+        if kind in MARKUP_KINDS:
+            yield from markup_blocks(path, kind, validated.encoding)
+            return
         try:
             yield from iter_docx_blocks(path)
         except (zipfile.BadZipFile, KeyError, etree_errors()) as exc:
@@ -253,7 +275,7 @@ class IngestPipeline:
                 ocr_languages=st.ocr_languages,
                 min_chars_per_page=st.pdf_ocr_min_chars_per_page,
                 before_page=lambda _n: status.check(doc_id, gen),
-                ocr_timeout_s=st.ocr_timeout_s,
+                ocr_timeout_s=st.ocr_timeout_s, max_pixels=st.max_page_pixels,
             ):
                 blocks.extend(page.blocks)
                 ocr_pages += page.ocr_used

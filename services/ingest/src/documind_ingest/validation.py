@@ -21,6 +21,8 @@ from documind.errors import (
     UnsupportedFileType,
 )
 
+from documind_ingest.budgets import Budgets, check_image, check_pages, check_text_size
+
 # unstructured FileType name -> our kind. Anything else is refused as unsupported.
 SUPPORTED_KINDS = {
     "PDF": "pdf", "DOCX": "docx", "DOC": "doc", "PPTX": "pptx", "PPT": "ppt",
@@ -86,7 +88,8 @@ def _human_size(n: float) -> str:
 
 
 def validate_file(
-    path: Path, *, max_bytes: int, source_name: str | None = None, zip_limits: ZipLimits = ZipLimits()
+    path: Path, *, max_bytes: int, source_name: str | None = None, zip_limits: ZipLimits = ZipLimits(),
+    budgets: Budgets = Budgets(),
 ) -> Validated:
     """``source_name`` is the uploader's file name: stored copies have no extension, and the
     name is the only hint that tells e.g. an e-mail from plain text or Markdown from HTML."""
@@ -128,7 +131,11 @@ def validate_file(
     if kind in ZIP_KINDS:
         check_zip(path, kind, zip_limits)
     if kind == "pdf":
-        check_pdf(path)
+        check_pdf(path, budgets)
+    if kind in IMAGE_KINDS:
+        check_image(path, budgets)
+    if kind in TEXT_KINDS and kind != "eml":  # an e-mail's parts are checked one by one (email_parts)
+        check_text_size(size, kind, budgets)
     return Validated(kind=kind, mime_type=getattr(detected, "mime_type", None) or mime, encoding=text_encoding)
 
 
@@ -218,7 +225,7 @@ def _odf_encrypted(path: Path) -> bool:
     return b"encryption-data" in manifest
 
 
-def check_pdf(path: Path) -> None:
+def check_pdf(path: Path, budgets: Budgets = Budgets()) -> None:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -228,9 +235,11 @@ def check_pdf(path: Path) -> None:
             # An owner-password-only PDF opens with the empty user password: readable.
             if not reader.decrypt(""):
                 raise EncryptedFile("PDF is password protected")
-        if len(reader.pages) == 0:
+        pages = len(reader.pages)
+        if pages == 0:
             raise CorruptFile("PDF has no pages")
-    except (EncryptedFile, CorruptFile):
+        check_pages(pages, budgets)
+    except (EncryptedFile, CorruptFile, FileTooLarge):
         raise
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise CorruptFile(f"PDF is corrupt: {exc}") from None

@@ -14,6 +14,7 @@ from documind.runtime import Runtime, boot
 from documind.settings import RunMode
 from documind.tasks import declare
 
+from documind_ingest.budgets import limit_pillow
 from documind_ingest.ocr_languages import check_ocr_languages
 from documind_ingest.pdfium_lock import share_pdfium_lock
 from documind_ingest.pipeline import IngestPipeline
@@ -30,6 +31,7 @@ def register(runtime: Runtime) -> None:
         # need a missing program fail naming its package (system_tools).
         for line in missing_tools(st.ocr_languages):
             get_logger("documind.ingest").warning(line)
+    limit_pillow(st.max_page_pixels)  # unstructured lifted Pillow's decompression-bomb limit
     share_pdfium_lock()  # the worker's threads all read PDFs; PDFium must see one at a time
     pipeline = IngestPipeline(runtime)
     declare(runtime, ProcessDocument, pipeline.process)
