@@ -187,8 +187,8 @@ def test_email_attachments_pass_the_upload_checks_or_are_skipped(tmp_path):
     assert "40000 × 40000 pixels" in reasons["chart.png"], reasons
 
 
-def test_an_attachment_that_passes_the_checks_is_indexed_and_named(corpus):
-    result = _extract(corpus / "fake-email-attachment.msg", "msg")
-    attached = [e for e in result.elements if e.metadata.attached_to_filename == "fake-attachment.txt"]
-    assert any("fake attachment" in e.text for e in attached)
+def test_an_attachment_that_passes_the_checks_is_indexed_and_named(made_corpus):
+    result = _extract(made_corpus / "outlook.msg", "msg")
+    attached = [e for e in result.elements if e.metadata.attached_to_filename == "stations.txt"]
+    assert any("North Ridge station" in e.text for e in attached)
     assert result.skipped_attachments == []
