@@ -73,11 +73,11 @@ def test_check_finds_damage_and_repair_fixes_it(stack, docs):
     assert first.json()["clean"] is True and first.json()["points_scanned"] >= len(DOCS)
 
     tide, coffee = docs["tide-pools.html"], docs["coffee-brewing.txt"]
-    missing_id = point_id(tide["id"], 0, MODEL)
-    stale_id = point_id(coffee["id"], 0, MODEL)
-    past_end_id = point_id(coffee["id"], 999, MODEL)
+    missing_id = point_id(tide["id"], 0, MODEL, generation=1)
+    stale_id = point_id(coffee["id"], 0, MODEL, generation=1)
+    past_end_id = point_id(coffee["id"], 999, MODEL, generation=1)
     foreign_doc = str(uuid.uuid4())
-    foreign_id = point_id(foreign_doc, 0, MODEL)
+    foreign_id = point_id(foreign_doc, 0, MODEL, generation=1)
     with qdrant_folder(stack) as client:
         (stale,) = client.retrieve(ALIAS, [stale_id], with_payload=True, with_vectors=True)
         client.delete(ALIAS, points_selector=models.PointIdsList(points=[missing_id]), wait=True)

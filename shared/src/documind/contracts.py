@@ -9,7 +9,7 @@ that is not backward compatible.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 import enum
 from typing import Any, ClassVar, Literal
 
@@ -184,9 +184,15 @@ class SearchOptions(Contract):
 
     @model_validator(mode="after")
     def _date_order(self) -> "SearchOptions":
-        if self.created_since and self.created_until and self.created_since >= self.created_until:
+        if self.created_since and self.created_until and _utc(self.created_since) >= _utc(self.created_until):
             raise ValueError("created_since must be earlier than created_until")
         return self
+
+
+def _utc(dt: datetime) -> datetime:
+    """Naive datetimes are UTC (as the search filters read them): comparing a naive with an
+    aware one raised TypeError, which pydantic does not turn into a validation error."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
 
 
 class SearchQuery(SearchOptions):
@@ -241,7 +247,8 @@ class RunWatchdog(Contract):
     QUEUE = Queues.MAINTENANCE
     ACTOR = "maintenance.watchdog"
 
-    stale_after_s: float | None = Field(None, ge=0, description="default: the setting")
+    # Finite only: infinity passed ``ge=0``, then broke the watchdog's timedelta (and JSON).
+    stale_after_s: float | None = Field(None, ge=0, allow_inf_nan=False, description="default: the setting")
 
 
 class PruneQueryLog(Contract):

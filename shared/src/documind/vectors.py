@@ -26,8 +26,17 @@ def build_qdrant_client(settings: "Settings") -> "QdrantClient":
     return QdrantClient(path=str(path))
 
 
-def point_id(document_id: str, chunk_index: int, model: str) -> str:
-    """Deterministic point id (DESIGN rule 3): re-delivery and re-processing overwrite."""
+def point_id(document_id: str, chunk_index: int, model: str, *, generation: int) -> str:
+    """Deterministic point id (DESIGN rule 3): a re-delivery overwrites its own points. The
+    generation is part of it, so a fenced older generation writing late can never overwrite
+    the current generation's points (issue 10 item 8); older generations' points are removed
+    when the new one completes. Keyword-only: two int arguments side by side invite a swap."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{document_id}:{generation}:{chunk_index}:{model}"))
+
+
+def legacy_point_id(document_id: str, chunk_index: int, model: str) -> str:
+    """The id releases before generation-keyed ids wrote (tests and diagnostics of old
+    collections: those points are still served, and replaced as described in point_id)."""
     return str(uuid.uuid5(POINT_NAMESPACE, f"{document_id}:{chunk_index}:{model}"))
 
 

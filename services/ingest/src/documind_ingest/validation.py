@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,9 +190,15 @@ def check_zip(path: Path, kind: str, limits: ZipLimits) -> None:
         raise CorruptFile(f"{kind} file is an empty zip container")
     if any(i.flag_bits & 0x1 for i in infos):
         raise EncryptedFile(f"{kind} file is password protected (encrypted zip entries)")
-    if kind == "epub" and "META-INF/encryption.xml" in names and _epub_content_encrypted(path):
+    try:
+        epub_drm = kind == "epub" and "META-INF/encryption.xml" in names and _epub_content_encrypted(path)
+        odt_locked = kind == "odt" and _odf_encrypted(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        # A member that fails to decompress (bad CRC, bad deflate data: found by fuzzing).
+        raise CorruptFile(f"{kind} file is truncated or corrupt ({type(exc).__name__}: {exc})") from None
+    if epub_drm:
         raise EncryptedFile("epub file is DRM-protected (its content is encrypted)")
-    if kind == "odt" and _odf_encrypted(path):
+    if odt_locked:
         raise EncryptedFile("odt file is password protected")
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
@@ -243,3 +250,7 @@ def check_pdf(path: Path, budgets: Budgets = Budgets()) -> None:
         raise
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
         raise CorruptFile(f"PDF is corrupt: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - only pypdf runs in the try
+        # pypdf fails on hostile structure with any exception type (fuzzing found an object
+        # whose body is a bare reference: AttributeError); the file is unreadable.
+        raise CorruptFile(f"PDF is corrupt ({type(exc).__name__}: {exc})") from None

@@ -114,7 +114,9 @@ class IndexAudit:
                 )
             )
             for doc_id, idx, gen, text in rows:
-                yield ExpectedPoint(point_id(doc_id, idx, model), doc_id, idx, gen, by_id[doc_id].tenant, text)
+                yield ExpectedPoint(
+                    point_id(doc_id, idx, model, generation=gen), doc_id, idx, gen, by_id[doc_id].tenant, text
+                )
 
     def _states(self, doc_ids: set[Any]) -> dict[str, DocumentState]:
         ids = [d for d in doc_ids if isinstance(d, str)]

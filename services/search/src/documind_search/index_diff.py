@@ -6,7 +6,8 @@ Classes of damage:
 - missing: a chunk of a completed document (current generation, embedded with the index's
   model) has no point;
 - extra: a point whose document does not exist, is deleted, failed or cancelled, or whose id is
-  no chunk of the live document (index past the end, another model);
+  no chunk of the live document (index past the end, another model, an older generation, or an
+  id written before ids carried the generation: repair rewrites those under the new id);
 - stale: the point exists but its generation, text, tenant or chunk index differ from the row.
 """
 
@@ -135,7 +136,11 @@ def diff_live_documents(
 
 
 def _why_not_a_chunk(payload: Mapping[str, Any]) -> str:
-    return f"no chunk row for this point (chunk_index {payload.get('chunk_index')}: past the end or another model)"
+    return (
+        f"no chunk row for this point (chunk_index {payload.get('chunk_index')}, generation "
+        f"{payload.get('generation')}: past the end, another model or generation, or an id from "
+        f"before generation-keyed ids)"
+    )
 
 
 def orphan_reason(document_id: Any, state: DocumentState | None) -> str | None:

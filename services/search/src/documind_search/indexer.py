@@ -1,7 +1,11 @@
 """Index updates: upsert a range of embedded chunks with deterministic point ids; when the
-last range lands, remove stale points and mark the document completed. Deletion removes
-every point; the fence is re-checked after each write, so a deletion that raced an upsert
-still wins (DESIGN rule 4)."""
+last range lands, remove older generations' points and mark the document completed. Deletion
+removes every point; the fence is re-checked after each write, so a deletion that raced an
+upsert still wins (DESIGN rule 4).
+
+Point ids carry the generation (``documind.vectors.point_id``): a generation fenced off by a
+re-processing can never overwrite the new generation's points, and what it wrote late is taken
+back by id (issue 10 item 8). Search shows only points of the document's current generation."""
 
 from __future__ import annotations
 
@@ -58,9 +62,7 @@ class Indexer:
         try:
             done, total = self._record_indexed(doc_id, gen, [c.id for c in rows])
         except Fenced:
-            # Deleted or cancelled (or superseded) while we wrote: take our points back out.
-            if self._is_removed(doc_id):
-                self.index.delete_document(doc_id)
+            self._withdraw(doc_id, gen, tenant, [p.id for p in points])
             raise
         rt.metrics.stage_seconds.labels(SERVICE, "index").observe(time.monotonic() - started)
         rt.metrics.chunks_processed.labels("index").inc(len(points))
@@ -72,10 +74,10 @@ class Indexer:
         """The last range is indexed: complete the document. True for the call that did."""
         rt = self.runtime
         if may_have_older:
-            # The document may have shrunk since its last generation: drop points past the end.
-            # (A filtered delete scans the whole collection in local mode: skip it when it is
-            # certain there is nothing to drop.)
-            self.index.delete_document(doc_id, from_index=total)
+            # Earlier generations' points (and any written by a fenced one) go; never a later
+            # generation's, which may be indexing already. (A filtered delete scans the whole
+            # collection in local mode: skip it when it is certain there is nothing to drop.)
+            self.index.delete_document(doc_id, before_generation=gen)
         try:
             rt.status.complete(doc_id, gen)  # finishes the INDEX stage with the document
         except Fenced:
@@ -84,9 +86,19 @@ class Indexer:
         get_logger("documind.search").info("document searchable", document_id=doc_id, chunks=total)
         return True
 
-    def _is_removed(self, doc_id: str) -> bool:
+    def _withdraw(self, doc_id: str, gen: int, tenant: str, ids: list[str]) -> None:
+        """Fenced after our upsert: take back what it wrote. Deleted or cancelled: every point
+        of the document goes. Superseded: exactly our ids, which carry our generation, so they
+        are no later generation's. Finished (a twin delivery of this generation completed it):
+        nothing, the twin wrote the same points."""
         doc = self.runtime.status.get(doc_id)
-        return doc is None or doc.deleted_at is not None or doc.status is DocumentStatus.CANCELLED
+        if doc is None or doc.deleted_at is not None or doc.status is DocumentStatus.CANCELLED:
+            self.index.delete_document(doc_id)
+        elif doc.generation != gen and ids:
+            self.index.delete_points(ids)
+        else:
+            return
+        self.runtime.versions.bump(tenant)
 
     def _record_indexed(self, doc_id: str, gen: int, ids: list[str]) -> tuple[int, int]:
         """Behind the fence, re-checked after the upsert (a delete that raced it raises Fenced
@@ -130,9 +142,9 @@ def check_chunk_rows(doc: Document, rows: int) -> None:
 
 def may_have_older_points(doc: Document, gen: int) -> bool:
     """Only a document indexed before (an earlier generation, a completion, or an earlier
-    index attempt) can have points past its current end: at generation 1 the chunk rows
-    are final before the first index message is sent. ``documind index check`` would
-    report any leftover as extra points. ``doc`` is read after this pass began its stage."""
+    index attempt) can have points of another generation or id scheme: at generation 1 the
+    chunk rows are final before the first index message is sent. ``documind index check``
+    would report any leftover as extra points. ``doc`` is read after this pass began its stage."""
     if gen > 1 or doc.completed_at is not None:
         return True
     index_stage = next((st for st in doc.stages if st.name == StageName.INDEX), None)

@@ -28,18 +28,19 @@ def build_points(
     tokenizer: Tokenizer | None = None,
 ) -> list[Point]:
     """Points of the embedded chunks: the dense vector from the chunk row, the BM25 sparse
-    vector of its text, and the payload every filter and result needs."""
+    vector of its text, and the payload every filter and result needs. Id and payload take
+    the row's generation: the point belongs to exactly the generation that wrote it."""
     labels = document_labels(doc)
     created = payload_timestamp(doc.created_at) if doc.created_at else None
     return [
         Point(
-            id=point_id(doc.id, c.idx, model),
+            id=point_id(doc.id, c.idx, model, generation=c.generation),
             vector=np.frombuffer(c.embedding, dtype=np.float32).tolist(),
             sparse=document_vector(c.text or "", bm25, tokenizer),
             payload={
                 "tenant": doc.tenant, "document_id": doc.id, "chunk_id": c.id, "chunk_index": c.idx,
                 "text": c.text, "source_name": doc.source_name, "page": c.page_start,
-                "generation": doc.generation, "mime_type": doc.mime_type, "labels": labels,
+                "generation": c.generation, "mime_type": doc.mime_type, "labels": labels,
                 "created_at": created,
             },
         )

@@ -28,6 +28,7 @@ PAYLOAD_INDEXES: tuple[tuple[str, models.PayloadSchemaType], ...] = (
     ("tenant", models.PayloadSchemaType.KEYWORD),
     ("document_id", models.PayloadSchemaType.KEYWORD),
     ("chunk_index", models.PayloadSchemaType.INTEGER),
+    ("generation", models.PayloadSchemaType.INTEGER),
     ("mime_type", models.PayloadSchemaType.KEYWORD),
     ("labels", models.PayloadSchemaType.KEYWORD),
     ("created_at", models.PayloadSchemaType.DATETIME),
@@ -202,26 +203,28 @@ class VectorIndex:
                 self._shadow.upsert(points)
 
     @staticmethod
-    def _document_filter(document_id: str, from_index: int | None = None) -> models.Filter:
+    def _document_filter(document_id: str, before_generation: int | None = None) -> models.Filter:
         must: list[models.Condition] = [
             models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
         ]
-        if from_index is not None:
-            must.append(models.FieldCondition(key="chunk_index", range=models.Range(gte=from_index)))
-        return models.Filter(must=must)
+        must_not: list[models.Condition] = []
+        if before_generation is not None:
+            # must_not (not a ``lt`` range): a point without a generation goes too.
+            must_not.append(models.FieldCondition(key="generation", range=models.Range(gte=before_generation)))
+        return models.Filter(must=must, must_not=must_not or None)
 
-    def delete_document(self, document_id: str, from_index: int | None = None) -> None:
-        """Remove a document's points (or those at ``chunk_index >= from_index``: stale
-        points of a document that shrank on re-processing)."""
+    def delete_document(self, document_id: str, before_generation: int | None = None) -> None:
+        """Remove a document's points (or only those of generations before
+        ``before_generation``: what earlier generations, fenced ones included, left behind)."""
         self.ensure()
         with self._lock:
             self.client.delete(
                 self.collection,
-                points_selector=models.FilterSelector(filter=self._document_filter(document_id, from_index)),
+                points_selector=models.FilterSelector(filter=self._document_filter(document_id, before_generation)),
                 wait=True,
             )
             if self._shadow is not None:
-                self._shadow.delete_document(document_id, from_index)
+                self._shadow.delete_document(document_id, before_generation)
 
     def delete_points(self, point_ids: list[str]) -> None:
         if not point_ids:

@@ -18,17 +18,34 @@ from documind.middleware.deliveries import dead_letter
 
 
 def unroutable_reason(broker, message) -> str | None:  # noqa: ANN001
-    try:
-        broker.get_actor(message.actor_name)
-    except ActorNotFound:
-        return f"no actor named {message.actor_name[:128]!r} on queue {message.queue_name!r}"
+    """Why no actor can take ``message`` (None: one can). A decoded message's fields may hold
+    any JSON value (Message.decode checks nothing), so nothing here assumes their types."""
+    name = message.actor_name
+    if not is_declared(broker, name):
+        return f"no actor named {str(name)[:128]!r} on queue {str(message.queue_name)[:128]!r}"
     args, kwargs = message.args, message.kwargs
+    if not isinstance(args, (tuple, list)) or not isinstance(kwargs, dict):
+        return (
+            f"{name}: bad message shape: expected one JSON object, got args of type "
+            f"{type(args).__name__} and kwargs of type {type(kwargs).__name__}"
+        )
     if kwargs or len(args) > 1 or (args and not isinstance(args[0], (dict, type(None)))):
         return (
-            f"{message.actor_name}: bad message shape: expected one JSON object, "
+            f"{name}: bad message shape: expected one JSON object, "
             f"got {len(args)} positional and {len(kwargs)} keyword arguments"
         )
     return None
+
+
+def is_declared(broker, name: object) -> bool:  # noqa: ANN001
+    """``name`` is an actor of ``broker`` (a list or dict name is unhashable: not one)."""
+    if not isinstance(name, str):
+        return False
+    try:
+        broker.get_actor(name)
+    except ActorNotFound:
+        return False
+    return True
 
 
 class Unroutable(Middleware):
@@ -46,13 +63,13 @@ class Unroutable(Middleware):
     def before_nack(self, broker, message):  # noqa: ANN001
         # Dramatiq's consumer rejects a message for an unknown actor before any worker thread
         # (or before_process_message) sees it; this is where it passes.
-        if message.actor_name not in broker.actors:
+        if not is_declared(broker, message.actor_name):
             self._record(broker, message, unroutable_reason(broker, message) or "unknown actor")
 
     def _record(self, broker, message, reason: str) -> None:  # noqa: ANN001
         dead_letter(self.sessions, message, reason)
         if self.on_dead_letter:
             # A made-up actor name must not mint a metric series of its own.
-            known = message.actor_name in broker.actors
+            known = is_declared(broker, message.actor_name)
             self.on_dead_letter(message.actor_name if known else "unknown")
         self.log.error("unroutable message dead-lettered", reason=reason)
