@@ -199,6 +199,9 @@ def mutate(data: bytes, ops: list[tuple]) -> bytes:
 # BadZipFile (bad CRC) or zlib.error (bad deflate data) past the directory check.
 @example(recipe=("doc.odt", [("flip", 167, 1)], None))
 @example(recipe=("doc.odt", [("flip", 161, 1)], None))
+# Found after the pixel budget began reading image headers: Pillow raised AttributeError
+# and OSError ("Truncated File Read") on damaged PNG chunks.
+@example(recipe=("scan.png", [("overwrite", 851, b"\x01o0")], None))
 def test_mutated_real_files_validate_or_raise_documented_errors(
     fixtures: dict[str, bytes], scratch, recipe: tuple[str, list[tuple], str | None]  # noqa: ANN001
 ) -> None:

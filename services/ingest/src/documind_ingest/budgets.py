@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from documind.errors import FileTooLarge
+from documind.errors import CorruptFile, FileTooLarge
 
 # Defaults of DOCUMIND_MAX_PAGE_PIXELS / _MAX_PAGES / _MAX_TEXT_BYTES (settings.py says why).
 MAX_PAGE_PIXELS = 50_000_000
@@ -68,7 +68,17 @@ def _header_only(path: Path) -> Any:
 
 def check_image(path: Path, budgets: Budgets) -> None:
     """Every frame's width × height within the pixel budget and no more frames than the page
-    budget, read from the headers before any pixel is decoded."""
+    budget, read from the headers before any pixel is decoded. A damaged header is a corrupt
+    file: Pillow's decoders raise almost anything on hostile bytes (found by fuzzing)."""
+    try:
+        _check_frames(path, budgets)
+    except FileTooLarge:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise CorruptFile(f"could not read image file: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _check_frames(path: Path, budgets: Budgets) -> None:
     with _open_image(path) as img:
         for number, (width, height) in enumerate(frame_sizes(img), start=1):
             if number > budgets.max_pages:
