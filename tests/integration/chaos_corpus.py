@@ -18,6 +18,8 @@ WORDS = (
 ).split()
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 KINDS = ("txt", "md", "html", "csv", "docx", "pptx", "xlsx", "pdf")
+# What the broken inputs' errors say (in a calm run too): a chaos failure would say otherwise.
+EXPECTED_ERRORS = {"bad-empty.txt": "empty", "bad-truncated.docx": "corrupt"}
 
 
 def _sentences(rng: random.Random, n: int, tag: str) -> list[str]:

@@ -42,6 +42,8 @@ def test_documents_survive_killed_workers_redis_and_postgres():
     # The chaos really happened (else this test proves nothing).
     assert report["kills"] >= 3 and report["restarts"] >= report["kills"], summary
     assert report["redis_kills"] == 1 and report["postgres_stops"] == 1, summary
+    # A backlog older than stale_after_s was there, and left alone while its messages waited.
+    assert report["watchdog_queued_max"] > 0, summary
     # The outcome.
     assert report["drained"], details
     assert report["stuck"] == 0 and report["lost"] == 0 and report["duplicated"] == 0, details
