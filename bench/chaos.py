@@ -8,10 +8,11 @@ the report is also written to ``bench/results/chaos-<mode>.json``."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timezone
 from typing import Any
 
-from bench.common import CLEANUP, RESULTS, Context, log
+from bench.common import CLEANUP, RESULTS, SCRATCH, Context, log
 
 
 def measure(ctx: Context) -> dict[str, Any]:
@@ -24,7 +25,9 @@ def measure(ctx: Context) -> dict[str, Any]:
         pg_stop_at_s=p["chaos_pg_stop_at_s"], pg_stop_s=p["chaos_pg_stop_s"],
         stale_after_s=p["chaos_stale_after_s"], drain_timeout_s=p["chaos_drain_timeout_s"],
     )
-    chaos = Chaos(plan)
+    logs = SCRATCH / "logs" / "chaos"
+    shutil.rmtree(logs, ignore_errors=True)
+    chaos = Chaos(plan, keep_logs=logs)  # kept for reading after the run
     undo = CLEANUP.add("chaos", chaos.close)  # Ctrl-C still stops its servers and workers
     try:
         report = chaos.run()

@@ -63,8 +63,9 @@ def _log(msg: str) -> None:
 
 
 class Chaos:
-    def __init__(self, plan: ChaosPlan, root: Path | None = None) -> None:
+    def __init__(self, plan: ChaosPlan, root: Path | None = None, keep_logs: Path | None = None) -> None:
         self.plan = plan
+        self.keep_logs = keep_logs  # worker, Redis and Postgres logs are copied here by close()
         self.root = root or Path(tempfile.mkdtemp(prefix="documind-chaos-"))
         self.rng = random.Random(plan.seed)
         self.tally = Tally()
@@ -104,6 +105,7 @@ class Chaos:
         with self.lock:
             if self.stack is not None:
                 self.stack.stop_workers()
+        self._keep_logs()
         for server in (self.redis, self.pg):
             if server is not None:
                 try:
@@ -111,6 +113,17 @@ class Chaos:
                 except Exception as exc:  # noqa: BLE001 - clean up the rest regardless
                     _log(f"cleanup: {exc}")
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _keep_logs(self) -> None:
+        if self.keep_logs is None:
+            return
+        self.keep_logs.mkdir(parents=True, exist_ok=True)
+        logs = [*(self.root / "stack" / "logs").glob("*.log"), self.root / "redis.log"]
+        if self.pg is not None:
+            logs.append(self.pg.data / "server.log")
+        for log in logs:
+            if log.exists():
+                shutil.copy(log, self.keep_logs / (log.name if log.name != "server.log" else "postgres.log"))
 
     # ---- the threads ---------------------------------------------------------------------------
     def _thread(self, fn: Callable[[], None], name: str) -> None:
@@ -358,4 +371,6 @@ class Chaos:
                 "dead_letters": dead, "events": t.events,
             },
         }
+        if report["stuck"] or report["lost"] or report["duplicated"] or report["failed_by_chaos"]:
+            report["details"]["worker_logs"] = self.stack.worker_logs()  # the folder goes with close()
         return report

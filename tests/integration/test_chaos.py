@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,8 @@ def test_documents_survive_killed_workers_redis_and_postgres():
         redis_kill_at_s=20, pg_stop_at_s=40, pg_stop_s=15,
         stale_after_s=10, drain_timeout_s=360,
     )
-    chaos = Chaos(plan)
+    keep = os.environ.get("DOCUMIND_CHAOS_LOGS")  # a folder to keep the worker/Redis/Postgres logs in
+    chaos = Chaos(plan, keep_logs=Path(keep) if keep else None)
     try:
         report = chaos.run()
     except BaseException:
