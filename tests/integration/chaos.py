@@ -56,6 +56,7 @@ class Tally:
     queued_max: int = 0  # most documents one watchdog run found stale yet waiting in the broker
     ingest_retries: int = 0
     events: list[str] = field(default_factory=list)
+    redrive_log: list[dict] = field(default_factory=list)  # when the watchdog re-drove which documents
 
 
 def _log(msg: str) -> None:
@@ -208,6 +209,7 @@ class Chaos:
 
     def _watchdog(self) -> None:
         assert self.stack is not None
+        t = self.tally
         while not self.drained.is_set():
             try:
                 res = self.stack.cli("recover", "--json", "--timeout", "30", check=False, timeout=90)
@@ -220,6 +222,7 @@ class Chaos:
                 self.tally.watchdog_failed += out.get("failed", [])
                 self.tally.queued_max = max(self.tally.queued_max, len(out.get("queued", [])))
                 if out.get("redriven") or out.get("failed"):
+                    t.redrive_log.append({"t": round(self._elapsed()), "redriven": out["redriven"], "failed": out["failed"]})
                     _log(f"t={self._elapsed():.0f}s watchdog: redriven {len(out['redriven'])} failed {len(out['failed'])}")
             else:
                 self.tally.watchdog_errors += 1  # Redis or Postgres down, or the worker restarting
@@ -368,7 +371,7 @@ class Chaos:
                 "wrong_status": wrong, "chunk_mismatch": [list(r) for r in short_chunks],
                 "index_check": {k: index.get(k) for k in ("clean", "missing", "extra", "stale", "points_scanned",
                                                            "chunks_expected")},
-                "dead_letters": dead, "events": t.events,
+                "dead_letters": dead, "events": t.events, "redrives": t.redrive_log,
             },
         }
         if report["stuck"] or report["lost"] or report["duplicated"] or report["failed_by_chaos"]:
