@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,7 @@ from tests.integration.chaos import Chaos, ChaosPlan
 
 pytestmark = pytest.mark.integration
 
-needs = [t for t in ("redis-server", "runuser") if shutil.which(t) is None]
 
-
-@pytest.mark.skipif(bool(needs), reason=f"missing {needs}")
 def test_documents_survive_killed_workers_redis_and_postgres():
     plan = ChaosPlan(
         docs=int(os.environ.get("DOCUMIND_CHAOS_DOCS", "45")),
