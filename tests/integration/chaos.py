@@ -152,7 +152,7 @@ class Chaos:
                     # Not more often than every 3 s: a worker that cannot start while Postgres
                     # is down would otherwise be respawned (torch imported) twice a second.
                     if self.stack.workers[i].poll() is not None and time.monotonic() - spawned[svc] >= 3:
-                        self.stack.workers[i] = self.stack._spawn(svc)
+                        self.stack.respawn(svc)
                         spawned[svc] = time.monotonic()
                         self.tally.restarts += 1
             self.stop.wait(0.5)
@@ -236,11 +236,15 @@ class Chaos:
         assert self.stack is not None
         deadline = time.monotonic() + 300
         while True:
-            res = self.stack.cli("ingest", str(folder), "--json", check=False, timeout=120)
-            if res.code == 0:
-                return
+            try:
+                res = self.stack.cli("ingest", str(folder), "--json", check=False, timeout=120)
+                if res.code == 0:
+                    return
+                why = res.stderr[-3000:]
+            except subprocess.TimeoutExpired:
+                why = "timed out"  # hung on a server that went away
             if time.monotonic() > deadline:
-                raise AssertionError(f"ingest of {folder.name} kept failing: {res.stderr[-3000:]}")
+                raise AssertionError(f"ingest of {folder.name} kept failing: {why}")
             self.tally.ingest_retries += 1
             time.sleep(2)
 
@@ -287,9 +291,9 @@ class Chaos:
             time.sleep(0.5)
         chaos_end = time.monotonic()
         drain = self._drain(len(expected))
-        self.drained.set()
-        self.stop.set()
+        self.drained.set()  # no watchdog runs while the outcome is read; the supervisor goes on
         report = self._outcome(expected)
+        self.stop.set()
         report.update(
             drain_s=round(time.monotonic() - chaos_end, 1), drained=drain, wall_s=round(time.monotonic() - wall, 1),
             plan=asdict(p),
@@ -309,6 +313,19 @@ class Chaos:
                 return True
             time.sleep(2)
         return False
+
+    def _json_cli(self, *args: str) -> Any:
+        """A CLI call's JSON (exit 1 of ``index check`` still prints it); three tries, since a
+        worker the last kill hit may still be starting."""
+        assert self.stack is not None
+        res = None
+        for _ in range(3):
+            try:
+                res = self.stack.cli(*args, check=False, timeout=700)
+                return json.loads(res.stdout)
+            except (ValueError, subprocess.TimeoutExpired):
+                time.sleep(5)
+        raise AssertionError(f"documind {' '.join(args)} gave no JSON: {res and res.stderr[-3000:]}")
 
     def _outcome(self, expected: dict[str, str]) -> dict[str, Any]:
         assert self.stack is not None and self.redis is not None and self.pg is not None
@@ -335,10 +352,8 @@ class Chaos:
         chunks = self._sql(
             "SELECT coalesce(sum(chunk_count), 0) FROM documents WHERE status = 'completed'"
         )[0][0]
-        check = self.stack.cli("index", "check", "--json", "--timeout", "600", check=False, timeout=700)
-        index = json.loads(check.stdout)
-        letters = self.stack.cli("dead-letters", "list", "--all", "--json", check=False, timeout=120)
-        dead = json.loads(letters.stdout) if letters.code == 0 else None
+        index = self._json_cli("index", "check", "--json", "--timeout", "600")
+        dead = self._json_cli("dead-letters", "list", "--all", "--json")
         t = self.tally
         report = {
             "documents": len(expected),
@@ -360,7 +375,7 @@ class Chaos:
             "redriven_documents": len(set(t.redriven)),
             "watchdog_failed": len(t.watchdog_failed),
             "ingest_retries": t.ingest_retries,
-            "dead_letters": None if dead is None else len(dead),
+            "dead_letters": len(dead),
             "lost": len(missing_docs) + len(short_chunks) + index.get("missing", {}).get("count", 0),
             "duplicated": len(duplicate_docs) + other_gen + index.get("extra", {}).get("count", 0),
             "stale_points": index.get("stale", {}).get("count", 0),

@@ -104,6 +104,11 @@ class Stack:
         self.workers[i] = self._spawn(svc)
         self._wait_alive([svc])
 
+    def respawn(self, svc: str) -> None:
+        """Start a dead worker again without waiting for it to come up (a supervisor's
+        restart: it may not get far while a server it needs is down)."""
+        self.workers[SERVICES.index(svc)] = self._spawn(svc)
+
     def start_workers(self) -> None:
         self.workers = [self._spawn(svc) for svc in SERVICES]
         self._wait_alive(list(SERVICES))
