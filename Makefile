@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DO_NOT_TRACK := true
 DEMO_DIR ?= .documind-demo
 
-.PHONY: install system-deps demo test test-quick test-unit test-integration bench bench-quick check-deploy clean
+.PHONY: install system-deps demo test test-quick test-unit test-integration bench bench-quick chaos check-deploy clean
 
 $(VENV)/.installed: scripts/install.sh requirements/constraints.txt requirements/dev.txt shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 	bash scripts/install.sh
@@ -45,6 +45,10 @@ bench: install ## the benchmark suite (see bench/README.md)
 bench-quick: install
 	bash scripts/services.sh
 	$(PY) -m bench.run --quick
+
+chaos: install ## long chaos run (bench/chaos.py): own Redis + Postgres, kills, outages; report in bench/results/
+	bash scripts/system-deps.sh
+	$(PY) -m bench.run --only chaos
 
 check-deploy: install ## validate docker-compose.yml offline
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml

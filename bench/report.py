@@ -301,6 +301,10 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
                 f"in one process, readings {r.get('baseline_rates')}):", "",
                 _table(["embed processes x threads", "chunks", "embed chunks/s", "speed-up vs 1", "ratio to ST",
                         "embed CPU ms/chunk", "peak RSS per process MB"], rows), ""]
+    if name == "chaos":
+        keys = ["documents", "completed", "failed", "kills", "restarts", "redis_kills", "postgres_stopped_s",
+                "redrives", "dead_letters", "lost", "duplicated", "stuck", "failed_by_chaos", "drain_s"]
+        out += [_table(keys, [[fmt(r.get(k)) for k in keys]]), "", f"Kills by service: {r.get('kills_by_service')}", ""]
     return out
 
 

@@ -31,7 +31,8 @@ QUICK: dict[str, Any] = {
     # skipped and reported as such; waits inside a measurement end at the budget too.
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
-                    "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90},
+                    "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
+                    "chaos": 420},
     "embed_chunks": 48,
     "embed_repeats": 3,
     "embedder_chunks": 96,
@@ -65,6 +66,17 @@ QUICK: dict[str, Any] = {
     "lanes_backlog_docs": 30,
     "lanes_chunks_per_doc": 6,
     "lanes_repeats": 1,
+    # Chaos (bench/chaos.py): seconds from the first batch's ingest; the short form of
+    # tests/integration/test_chaos.py uses about these sizes.
+    "chaos_docs": 45,
+    "chaos_batches": 3,
+    "chaos_s": 75,
+    "chaos_kill_every_s": [5, 9],
+    "chaos_redis_kill_at_s": 20,
+    "chaos_pg_stop_at_s": 40,
+    "chaos_pg_stop_s": 15,
+    "chaos_stale_after_s": 10,
+    "chaos_drain_timeout_s": 360,
 }
 FULL: dict[str, Any] = {
     "budget_s": None,
@@ -97,11 +109,20 @@ FULL: dict[str, Any] = {
     "lanes_backlog_docs": 100,
     "lanes_chunks_per_doc": 8,
     "lanes_repeats": 3,
+    "chaos_docs": 120,
+    "chaos_batches": 4,
+    "chaos_s": 180,
+    "chaos_kill_every_s": [3, 6],
+    "chaos_redis_kill_at_s": 50,
+    "chaos_pg_stop_at_s": 100,
+    "chaos_pg_stop_s": 30,
+    "chaos_stale_after_s": 10,
+    "chaos_drain_timeout_s": 1200,
 }
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
-    from bench import embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache
+    from bench import chaos, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache
 
     return {
         "embed": embed.measure,
@@ -114,10 +135,12 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "search_cache": search_cache.measure,
         "lanes": lanes.measure,
         "extraction": extraction.measure,
+        "chaos": chaos.measure,
     }
 
 
-NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction"]
+NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
+         "chaos"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

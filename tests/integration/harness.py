@@ -104,6 +104,11 @@ class Stack:
         self.workers[i] = self._spawn(svc)
         self._wait_alive([svc])
 
+    def respawn(self, svc: str) -> None:
+        """Start a dead worker again without waiting for it to come up (a supervisor's
+        restart: it may not get far while a server it needs is down)."""
+        self.workers[SERVICES.index(svc)] = self._spawn(svc)
+
     def start_workers(self) -> None:
         self.workers = [self._spawn(svc) for svc in SERVICES]
         self._wait_alive(list(SERVICES))
@@ -189,21 +194,32 @@ def drop_database(name: str) -> None:
     engine.dispose()
 
 
-def distributed_stack(root: Path, redis_db: int) -> tuple[Stack, str]:
-    db = create_database()
+def distributed_stack(
+    root: Path, redis_db: int = 0, *, database_url: str | None = None, redis_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[Stack, str | None]:
+    """A fresh database on the machine's Postgres and a namespace on its Redis, or the given
+    servers (a test that kills its own servers passes their URLs; the returned database name
+    is then None: nothing for ``teardown`` to drop on the shared Postgres)."""
+    db = None if database_url else create_database()
     env = base_env(root)
     env.update(
         DOCUMIND_MODE="distributed",
-        DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
-        DOCUMIND_REDIS_URL=f"redis://127.0.0.1:6379/{redis_db}",
+        DOCUMIND_DATABASE_URL=database_url or f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+        DOCUMIND_REDIS_URL=redis_url or f"redis://127.0.0.1:6379/{redis_db}",
         # A namespace of its own, so concurrent test runs sharing this Redis never meet.
-        DOCUMIND_REDIS_NAMESPACE=db,
+        DOCUMIND_REDIS_NAMESPACE=db or f"documind_it_{uuid.uuid4().hex[:10]}",
         DOCUMIND_QDRANT_PATH=str(root / "qdrant"),
         DOCUMIND_MIN_BACKOFF_MS="200",
     )
+    env.update(extra_env or {})
     stack = Stack("distributed", root, env)
     stack.cli("migrate")
-    stack.start_workers()
+    try:
+        stack.start_workers()
+    except BaseException:
+        stack.stop_workers()  # the ones that did start must not outlive a failed set-up
+        raise
     return stack, db
 
 

@@ -34,7 +34,7 @@ from documind_ingest.fast_text import Block, batches, iter_text_blocks, to_eleme
 from documind_ingest.markup import MARKUP_KINDS, flat_markup, markup_blocks
 from documind_ingest.page_ranges import plan_ranges
 from documind_ingest.pdf_pages import iter_pages, page_count
-from documind_ingest.range_store import clear_ranges, save_range
+from documind_ingest.range_store import clear_ranges, orphaned_hand_off, save_range
 from documind_ingest.renditions import RenditionBuilder, render, render_chunks, store_renditions
 from documind_ingest.searchable_pdf import searchable_pdf
 from documind_ingest.validation import Validated, ZipLimits, validate_file
@@ -262,6 +262,16 @@ class IngestPipeline:
         to land numbers every chunk and hands the document on."""
         rt, st, status = self.runtime, self.runtime.settings, self.runtime.status
         doc_id, gen = work.document_id, work.generation
+        orphaned = orphaned_hand_off(rt.sessions, doc_id, gen, fresh_s=3 * st.heartbeat_interval_s)
+        if orphaned is not None:
+            # Assembled already: this range's pages are in the chunks. If the assembling worker
+            # died (or failed) before the hand-off, nothing else would send the document on
+            # until the watchdog's stale_after_s: start its ranges again now, as a re-drive does.
+            if orphaned:
+                get_logger("documind.ingest").warning("assembled document never handed on: ranges restarted",
+                                                      document_id=doc_id)
+                rt.bus.send(ProcessDocument(document_id=doc_id, generation=gen, lane=work.lane, tenant=work.tenant))
+            return 0
         t = time.monotonic()
         status.begin_stage(doc_id, gen, StageName.EXTRACT)
         doc = status.get(doc_id)

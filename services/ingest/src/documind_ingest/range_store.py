@@ -8,12 +8,13 @@ the same transaction and removes the range rows: exactly one caller sees ``assem
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 
 from documind.db.engine import SessionFactory, transaction
-from documind.db.models import Chunk, PageRangeResult, Stage, StageName
-from documind.status import StatusStore
+from documind.db.models import Chunk, Document, PageRangeResult, Stage, StageName, utcnow
+from documind.status import ACTIVE_STATUSES, StatusStore
 from documind.vectors import chunk_id
 
 from documind_ingest.chunking import ChunkDraft
@@ -77,6 +78,28 @@ def save_range(
             return RangeLanding(pages_done, total_pages, None, ocr_total)
         n, chars, words = _assemble(s, document_id, generation)
         return RangeLanding(pages_done, total_pages, n, ocr_total, chars, words)
+
+
+def orphaned_hand_off(sessions: SessionFactory, document_id: str, generation: int, fresh_s: float) -> bool | None:
+    """For a range message that arrives after its document was assembled (a redelivery: its
+    worker died, or a retry: the hand-off failed after the assembling commit): None if the
+    document is not assembled at this generation (extract the range as usual); True if it is,
+    still waits in EXTRACT/CHUNK and no heartbeat of either stage is younger than ``fresh_s``,
+    i.e. the worker that assembled it is gone before handing it on; else False (handed on,
+    or being handed on by a live worker)."""
+    with sessions() as s:
+        if not _assembled_already(s, document_id, generation):
+            return None
+        doc = s.get(Document, document_id)
+        if doc is None or doc.generation != generation or doc.status not in ACTIVE_STATUSES:
+            return False
+        if doc.stage not in (StageName.EXTRACT, StageName.CHUNK):
+            return False
+        beats = s.scalars(select(Stage.heartbeat_at).where(
+            Stage.document_id == document_id, Stage.name.in_([StageName.EXTRACT, StageName.CHUNK])
+        )).all()
+    cutoff = utcnow() - timedelta(seconds=fresh_s)
+    return not any(b is not None and b >= cutoff for b in beats)
 
 
 def _assembled_already(s, document_id: str, generation: int) -> bool:  # noqa: ANN001
