@@ -1,7 +1,7 @@
 #!/bin/sh
 # Entrypoint of every DocuMind image: prepare what the Python process cannot, then exec CMD.
 #
-# Prometheus (DESIGN rule 9): prometheus_client picks its multiprocess mode when it is first
+# Prometheus (docs/design.md rule 9): prometheus_client picks its multiprocess mode when it is first
 # imported, and Dramatiq's exposition server (a fork of the main process) reads its database
 # folder and port from the environment it was started with. Both must therefore be set before
 # Python starts; they are derived here from DOCUMIND_METRICS_DIR and DOCUMIND_METRICS_PORT.

@@ -1,5 +1,5 @@
 """Deletion racing ingestion: whatever stage a document is in when it is deleted, no point of
-it survives in Qdrant and search never returns it (DESIGN rule 4)."""
+it survives in Qdrant and search never returns it (docs/design.md rule 4)."""
 
 from __future__ import annotations
 

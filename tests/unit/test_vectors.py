@@ -1,4 +1,4 @@
-"""documind.vectors: deterministic point and chunk ids (DESIGN rule 3)."""
+"""documind.vectors: deterministic point and chunk ids (docs/design.md rule 3)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from documind.settings import RunMode, Settings
 
 
 def _retry_when(max_retries: int) -> Callable[[int, BaseException], bool]:
-    # Transient errors only (DESIGN rule 7): a corrupt file fails the same way every time.
+    # Transient errors only (docs/design.md rule 7): a corrupt file fails the same way every time.
     def retry_when(retries: int, exc: BaseException) -> bool:
         return retries < max_retries and is_transient(exc)
 
@@ -106,7 +106,7 @@ def _receipts(settings: Settings) -> ReceiptCounter:
 
 def _prometheus(settings: Settings) -> dramatiq.Middleware:
     # Dramatiq 2 leaves Prometheus out of its defaults; its middleware reads these variables
-    # when imported, so set them first (DESIGN rule 9).
+    # when imported, so set them first (docs/design.md rule 9).
     metrics_dir = settings.metrics_dir or settings.data_dir / "prometheus"
     metrics_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))

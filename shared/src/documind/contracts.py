@@ -1,7 +1,7 @@
 """Versioned message contracts, defined once and shared by every service.
 
 A message is a Dramatiq message whose single argument is a JSON object validated against one
-of these models on receipt (DESIGN rule 10): ids and small values only, never file bytes.
+of these models on receipt (docs/design.md rule 10): ids and small values only, never file bytes.
 Each contract names the queue and actor that consume it, so a service sends to another
 without importing it. Bump ``v`` (and accept both while old messages drain) on any change
 that is not backward compatible.

@@ -1,4 +1,4 @@
-"""The exception tree. Workers decide retry-or-fail from the class alone (DESIGN rule 7):
+"""The exception tree. Workers decide retry-or-fail from the class alone (docs/design.md rule 7):
 
     DocumindError
     ├── PermanentError      fail the document at once, never retry; ``str()`` is user-facing

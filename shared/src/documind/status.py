@@ -1,6 +1,6 @@
 """Document and stage status in the database: the one place that moves a document through
 its lifecycle. Every write step goes through :meth:`StatusStore.guard`, the deletion fence
-(DESIGN rule 4): deleted, cancelled, finished or superseded work raises :class:`Fenced`."""
+(docs/design.md rule 4): deleted, cancelled, finished or superseded work raises :class:`Fenced`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Declaring an actor that consumes a contract, with DocuMind's error policy in one place:
 
-- malformed payload    -> dead-letter, no retry (DESIGN rule 10)
+- malformed payload    -> dead-letter, no retry (docs/design.md rule 10)
 - a document of another tenant than the message names -> dropped as if missing (``Fenced``)
 - ``Fenced``           -> the document was deleted/cancelled/superseded: drop the work quietly
 - ``PermanentError``   -> fail the document with the error's user-facing message, no retry

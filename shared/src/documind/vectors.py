@@ -27,7 +27,7 @@ def build_qdrant_client(settings: "Settings") -> "QdrantClient":
 
 
 def point_id(document_id: str, chunk_index: int, model: str, *, generation: int) -> str:
-    """Deterministic point id (DESIGN rule 3): a re-delivery overwrites its own points. The
+    """Deterministic point id (docs/design.md rule 3): a re-delivery overwrites its own points. The
     generation is part of it, so a fenced older generation writing late can never overwrite
     the current generation's points (issue 10 item 8); older generations' points are removed
     when the new one completes. Keyword-only: two int arguments side by side invite a swap."""

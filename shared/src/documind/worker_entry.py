@@ -36,7 +36,7 @@ def dramatiq_argv(settings: Settings, services: list[str], processes: int | None
     queues = [q for s in services for q in SERVICE_QUEUES.get(s, [s])]
     procs = processes or settings.worker_processes
     if "search" in services and not settings.qdrant_url and procs > 1:
-        # Qdrant local mode allows one process per folder (STACK-FACTS).
+        # Qdrant local mode allows one process per folder (docs/design.md, stack facts).
         procs = 1
     return [
         sys.executable, "-m", "dramatiq", "documind.worker_entry:setup",
@@ -48,7 +48,7 @@ def dramatiq_argv(settings: Settings, services: list[str], processes: int | None
 
 def metrics_environment(settings: Settings) -> dict[str, str]:
     """Variables prometheus_client and Dramatiq's exporter read at import time, so they must
-    be in the environment before the worker processes start (DESIGN rule 9)."""
+    be in the environment before the worker processes start (docs/design.md rule 9)."""
     if not settings.metrics_port:
         return {}
     metrics_dir = settings.metrics_dir or settings.data_dir / "prometheus"

@@ -1,6 +1,6 @@
 """Embedding one range of a document's chunks. Vectors are stored on the chunk rows in the
 database (float32 bytes): the search service indexes them from there, and a later re-index
-into a new collection needs no re-parse (DESIGN rule 5)."""
+into a new collection needs no re-parse (docs/design.md rule 5)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class ChunkEmbedder:
                     Chunk.generation == gen,
                     Chunk.idx >= work.start,
                     Chunk.idx < work.end,
-                    # Redelivered ranges skip what is done already (idempotent, DESIGN rule 3).
+                    # Redelivered ranges skip what is done already (idempotent, docs/design.md rule 3).
                     (Chunk.embedding.is_(None)) | (Chunk.embedding_model != model),
                 )
                 .order_by(Chunk.idx)

@@ -6,7 +6,7 @@ always OCR'd. Tesseract runs through ``ocr`` and the formats unstructured would 
 LibreOffice or pandoc through ``conversions``: each child has a time limit and is killed with
 its process group (unstructured starts them without one). The uploader's file name goes to
 unstructured too: stored copies have no extension. ``hi_res`` needs a layout model from
-a hub and is never used (STACK-FACTS)."""
+a hub and is never used (docs/design.md, stack facts)."""
 
 from __future__ import annotations
 

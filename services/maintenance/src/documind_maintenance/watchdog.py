@@ -1,4 +1,4 @@
-"""The stuck-document watchdog (DESIGN rule 1): no document may stay in a non-final state
+"""The stuck-document watchdog (docs/design.md rule 1): no document may stay in a non-final state
 without a live worker.
 
 Suspects are active documents whose running stage's heartbeat went stale, or with no running

@@ -1,7 +1,7 @@
 """Composition root of the maintenance service (``dramatiq documind_maintenance.worker:setup``).
 
 The schedule runs in exactly one scheduler process: ``periodiq documind_maintenance.worker:setup``
-(periodiq has no guard against a second scheduler, DESIGN rule 8); a duplicate tick, or a
+(periodiq has no guard against a second scheduler, docs/design.md rule 8); a duplicate tick, or a
 ``documind recover`` during a run, finds the watchdog's lock held and skips."""
 
 from __future__ import annotations

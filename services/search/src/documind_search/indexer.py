@@ -1,7 +1,7 @@
 """Index updates: upsert a range of embedded chunks with deterministic point ids; when the
 last range lands, remove older generations' points and mark the document completed. Deletion
 removes every point; the fence is re-checked after each write, so a deletion that raced an
-upsert still wins (DESIGN rule 4).
+upsert still wins (docs/design.md rule 4).
 
 Point ids carry the generation (``documind.vectors.point_id``): a generation fenced off by a
 re-processing can never overwrite the new generation's points, and what it wrote late is taken

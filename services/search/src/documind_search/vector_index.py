@@ -1,7 +1,7 @@
 """The Qdrant collection of chunk vectors: one named dense vector (``dense``, the embedding
 model's, cosine) and one sparse vector (``bm25``, with Qdrant's IDF modifier) per point,
 explicit HNSW and payload-index settings, stamped with the embedding model and dimension it
-holds (DESIGN rule 5). Queries: dense, keyword (BM25) or hybrid (both prefetched, fused by
+holds (docs/design.md rule 5). Queries: dense, keyword (BM25) or hybrid (both prefetched, fused by
 RRF or DBSF in Qdrant's Query API)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """SQLAlchemy 2 models: documents, their per-stage status, chunks, delivery receipts and the
-dead-letter table. Status lives here, not in the broker (DESIGN rule 1)."""
+dead-letter table. Status lives here, not in the broker (docs/design.md rule 1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Count every receipt of every message ourselves (DESIGN rule 2).
+"""Count every receipt of every message ourselves (docs/design.md rule 2).
 
 Dramatiq's retry counter never sees an attempt whose process was SIGKILLed (OOM), so such a
 message would be redelivered forever. We count receipts before the actor runs; past

@@ -1,4 +1,4 @@
-"""Messages no actor can take (DESIGN rule 10): an actor name no worker declares, or
+"""Messages no actor can take (docs/design.md rule 10): an actor name no worker declares, or
 arguments that are not one JSON object. Dramatiq would retry them into its own dead-letter
 queue, which nobody reads; they go to our dead-letter table at once, where ``documind
 dead-letters`` shows them, and are counted like every other dead letter. (A message for an
