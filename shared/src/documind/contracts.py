@@ -258,6 +258,32 @@ class PruneQueryLog(Contract):
     retention_days: int | None = Field(None, ge=1, description="default: the setting")
 
 
+class LowConfidenceChunk(BaseModel):
+    """One chunk a person should look at: its confidence and the signals that lowered it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    idx: int = Field(ge=0)
+    confidence: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    reasons: list[str] = Field(default_factory=list, max_length=32)
+
+
+class ReviewChunks(TenantScoped):
+    """Chunks of one document generation whose confidence fell below the validation
+    threshold (the AI-processing stage sends it; the validate service opens one task per
+    chunk, idempotently). ``lane`` is the document's lane, used to prioritize the tasks: the
+    validate queue itself has no bulk twin. ``document_confidence`` is the document's own
+    figure after enrichment."""
+
+    QUEUE = Queues.VALIDATE
+    ACTOR = "validate.review_chunks"
+
+    generation: int = Field(ge=1)
+    lane: Lane = Lane.INTERACTIVE
+    document_confidence: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    chunks: list[LowConfidenceChunk] = Field(min_length=1, max_length=10_000)
+
+
 # Contracts with one actor per lane (the document stages).
 LANED_CONTRACTS: tuple[type[DocumentWork], ...] = (ProcessDocument, ExtractPages, EmbedChunks, IndexChunks)
 
@@ -274,6 +300,7 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     OptimizeIndex,
     RunWatchdog,
     PruneQueryLog,
+    ReviewChunks,
 )
 
 
