@@ -111,6 +111,32 @@ def test_batch_queries_print_one_json_line_per_query(stack, rare_docs, tmp_path)
     assert [len(json.loads(line)["hits"]) for line in dense.stdout.splitlines()] == [1, 1, 1]
 
 
+def test_a_batch_larger_than_one_message_keeps_every_query_in_order(stack, rare_docs, tmp_path):
+    """A file spanning several SearchBatch messages: every query answered once, in file order."""
+    from documind.cli.search import BATCH_MESSAGE_QUERIES
+
+    count = BATCH_MESSAGE_QUERIES * 2 + 3
+    qfile = tmp_path / "many.txt"
+    qfile.write_text("".join(json.dumps({"id": f"q{i}", "text": f"robot paints {i}"}) + "\n" for i in range(count)))
+    res = stack.cli("search", "--queries", str(qfile), "--top-k", "1", "--json", "--tenant", "rare", "--mode", "keyword")
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [line["id"] for line in lines] == [f"q{i}" for i in range(count)]
+    robot = rare_docs["robot.txt"]["id"]
+    assert all(line["hits"][0]["document_id"] == robot for line in lines)
+
+
+def test_a_search_past_its_timeout_names_the_right_cause(stack, rare_docs):
+    res = stack.cli("search", "a robot who learns to paint", "--tenant", "rare", "--timeout", "0.001", check=False)
+    assert res.code == 1
+    reason = res.stderr.strip().splitlines()[-1]
+    assert "within 0.001 s" in reason and "--timeout" in reason
+    if stack.mode == "embedded":
+        # The service runs inside the command: a missing worker cannot be the cause.
+        assert "worker" not in reason and "inside this command" in reason
+    else:
+        assert "no search worker is consuming queue 'search_query'" in reason
+
+
 def test_batch_query_file_errors_name_the_line(stack, tmp_path):
     qfile = tmp_path / "bad.txt"
     qfile.write_text('first\n{"id": "x", "txt": "typo"}\n')

@@ -135,11 +135,30 @@ def wait_final(rt: Any, ids: list[str], timeout: float, quiet: bool) -> None:
 def call_service(rt: Any, request: Any, timeout: float) -> Any:
     from dramatiq.results import ResultFailure, ResultTimeout
 
+    from documind.settings import RunMode
+
     try:
         return rt.bus.call(request, timeout_s=timeout)
     except ResultTimeout:
-        raise CliError(f"no answer from the search service within {timeout:.0f} s (is a search worker running?)") from None
+        embedded = rt.settings.mode is RunMode.EMBEDDED
+        raise CliError(no_answer_reason(request.QUEUE, timeout, embedded=embedded)) from None
     except ResultFailure as exc:
         raise CliError(str(exc.orig_exc_msg if hasattr(exc, "orig_exc_msg") else exc)) from None
 
 
+
+
+def no_answer_reason(queue: str, timeout: float, *, embedded: bool) -> str:
+    """Why a request got no answer in time, without guessing wrong: in embedded mode the
+    service runs inside this very command, so a missing worker cannot be the cause."""
+    service = queue.split("_")[0]
+    if embedded:
+        return (
+            f"the {service} service gave no answer within {timeout:g} s; in embedded mode it runs "
+            f"inside this command, so the work was still going: give it longer with --timeout"
+        )
+    return (
+        f"no answer from the {service} service within {timeout:g} s: no {service} worker is "
+        f"consuming queue {queue!r}, or its backlog is longer than that (see `documind status`); "
+        f"give it longer with --timeout"
+    )

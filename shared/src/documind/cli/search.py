@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,10 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
         raise click.BadParameter(f"{value!r} is not an ISO date or date-time (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)") from None
 
 
-BATCH_MESSAGE_QUERIES = 256  # queries per SearchBatch message: one model pass, well inside its time limit
+# Queries per SearchBatch message. Small, so answers stream out as each message returns and
+# --timeout bounds one message's work rather than the whole file: 256 queries at --top-k 100
+# once ran past a deadline meant for one query while the service was still answering.
+BATCH_MESSAGE_QUERIES = 16
 
 
 @click.command()
@@ -40,7 +44,9 @@ BATCH_MESSAGE_QUERIES = 256  # queries per SearchBatch message: one model pass, 
 @click.option("--label", "labels", multiple=True, help="restrict to documents with any of these labels")
 @click.option("--since", callback=_when, help="documents created at or after (ISO date/time, UTC if no zone)")
 @click.option("--until", callback=_when, help="documents created before (ISO date/time, UTC if no zone)")
-@click.option("--timeout", default=120.0, type=float, show_default=True)
+@click.option("--timeout", default=120.0, type=click.FloatRange(min=0, min_open=True), show_default=True,
+              help="seconds to wait for one answer (with --queries: for each group of "
+              f"{BATCH_MESSAGE_QUERIES} queries)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON only")
 def search(
     query: str | None, queries_file: Path | None, top_k: int, mode: str | None, tenant: str | None,
@@ -78,6 +84,7 @@ def search(
                     answer = call_service(rt, SearchBatch(queries=part, **options), timeout)
                     for item in answer["results"]:
                         click.echo(json.dumps(item, ensure_ascii=False, default=str))
+                    sys.stdout.flush()  # stream each group's answers, even into a pipe
                 return
         except ValidationError as exc:
             first = exc.errors()[0]
