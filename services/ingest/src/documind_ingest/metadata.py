@@ -7,7 +7,7 @@ still completes, with those fields ``None``."""
 
 from __future__ import annotations
 
-import threading
+import functools
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +15,8 @@ from typing import Any, Iterable
 from xml.etree import ElementTree
 
 LANGUAGE_SAMPLE_CHARS = 20_000
-_langdetect_lock = threading.Lock()
+# Below this normalized probability the text is too mixed or too odd to name one language.
+MIN_LANGUAGE_PROBABILITY = 0.5
 
 _NS = {
     "cp": "http://schemas.openxmlformats.org/package/2006/metadata/core-properties",
@@ -193,20 +194,24 @@ def email_headers(elements: Iterable[Any]) -> dict[str, Any] | None:
 
 
 def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of the main language, or None for too little text. Deterministic:
-    langdetect samples at random, so it is seeded (and its factory is global: a lock)."""
+    """ISO 639-1 code of the main language, or None for too little or too ambiguous text.
+
+    py3langid (a naive Bayes model over byte n-grams, shipped in the package): deterministic
+    and thread-safe, about ten times faster than langdetect, which sampled at random (so it
+    had to be seeded under a global lock that serialized every worker thread)."""
     sample = " ".join(text[:LANGUAGE_SAMPLE_CHARS].split())
     if sum(c.isalpha() for c in sample) < 20:
         return None
-    from langdetect import DetectorFactory, detect
-    from langdetect.lang_detect_exception import LangDetectException
+    language, probability = _language_identifier().classify(sample)
+    return str(language) if probability >= MIN_LANGUAGE_PROBABILITY else None
 
-    with _langdetect_lock:
-        DetectorFactory.seed = 0
-        try:
-            return detect(sample)
-        except LangDetectException:
-            return None
+
+@functools.cache
+def _language_identifier() -> Any:
+    # Loaded once per process on first use (~0.2 s), never at import.
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
 
 
 def document_metadata(
