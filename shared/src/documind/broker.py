@@ -86,6 +86,15 @@ def start_time_limits(broker: dramatiq.Broker) -> None:
             middleware.after_process_boot(broker)
 
 
+def run_boot_hooks(broker: dramatiq.Broker) -> None:
+    """The boot hooks a Dramatiq worker process runs (the search warm-up), for a long-lived
+    embedded process (``documind serve``): one that answers many commands should pay for its
+    model once, up front. TimeLimit is left out: ``start_time_limits`` started it."""
+    for middleware in broker.middleware:
+        if not isinstance(middleware, TimeLimit):
+            middleware.after_process_boot(broker)
+
+
 def build_pending_work(
     settings: Settings, middleware: list[dramatiq.Middleware], broker: dramatiq.Broker
 ) -> PendingWork:

@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import dramatiq
 from prometheus_client import CollectorRegistry
@@ -91,13 +91,16 @@ class StartupError(RuntimeError):
     misconfigured): the cause's type and first line, secrets masked."""
 
 
-def build_runtime(settings: Settings, *, migrate: bool | None = None, configure_logs: bool = True) -> Runtime:
+def build_runtime(
+    settings: Settings, *, migrate: bool | None = None, configure_logs: bool = True, local_server: Any = None,
+) -> Runtime:
     """Everything the actors need. ``migrate`` defaults to the embedded mode only: there one
     process owns the SQLite file; distributed processes only check the schema is current.
     Any failure is a StartupError whose message never holds a secret (it reaches CLI error
-    lines and worker logs)."""
+    lines and worker logs). With ``local_server`` (a ``documind.local_server.LocalClient``), messages
+    and index-version bumps go to that running embedded process instead of this one's broker."""
     try:
-        return _build_runtime(settings, migrate, configure_logs)
+        return _build_runtime(settings, migrate, configure_logs, local_server)
     except Exception as exc:  # noqa: BLE001 - drivers echo URL pieces (passwords) in any error type
         raise StartupError(settings.redact(describe_error(exc))) from None
 
@@ -108,7 +111,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
-def _build_runtime(settings: Settings, migrate: bool | None, configure_logs: bool) -> Runtime:
+def _build_runtime(settings: Settings, migrate: bool | None, configure_logs: bool, local_server: Any) -> Runtime:
     enforce_offline()
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
@@ -121,7 +124,12 @@ def _build_runtime(settings: Settings, migrate: bool | None, configure_logs: boo
         check_current(url)
     engine = build_engine(url)
     sessions = build_session_factory(engine)
-    versions = build_index_versions(settings)
+    if local_server is not None:
+        from documind.local_server import ServerIndexVersions
+
+        versions: IndexVersions = ServerIndexVersions(local_server)
+    else:
+        versions = build_index_versions(settings)
     status = StatusStore(sessions, versions, max_work_s=settings.max_stage_s)
     metrics = build_metrics(CollectorRegistry())
     results = build_results_backend(settings)
@@ -140,9 +148,12 @@ def _build_runtime(settings: Settings, migrate: bool | None, configure_logs: boo
     dramatiq.set_broker(broker)
     storage = LocalStorage(settings.effective_storage_dir)
     pending = build_pending_work(settings, middleware, broker)
-    return Runtime(
-        settings, engine, sessions, status, storage, broker, Bus(broker, results), metrics, versions, pending
-    )
+    bus: Any = Bus(broker, results)
+    if local_server is not None:
+        from documind.local_server import ServerBus
+
+        bus = ServerBus(local_server)
+    return Runtime(settings, engine, sessions, status, storage, broker, bus, metrics, versions, pending)
 
 
 def discover_services() -> dict[str, Register]:

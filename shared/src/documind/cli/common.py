@@ -51,13 +51,16 @@ def resolve_tenant(tenant: str | None) -> str:
 def open_runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
     """A runtime; in embedded mode with ``with_workers`` also the in-process workers
     (``recover``: first re-drive documents an interrupted embedded process left unfinished;
-    their ids are in ``runtime.recovered``)."""
+    their ids are in ``runtime.recovered``). When ``documind serve`` runs on the data folder,
+    its workers do the work instead: this runtime's messages go there."""
     from documind.runtime import build_runtime
     from documind.settings import RunMode
 
     settings = cli_settings()
+    embedded_work = with_workers and settings.mode is RunMode.EMBEDDED
+    server = find_local_server(settings) if embedded_work else None
     try:
-        runtime = build_runtime(settings, configure_logs=False)
+        runtime = build_runtime(settings, configure_logs=False, local_server=server)
     except Exception as exc:  # noqa: BLE001 - e.g. database unreachable: one line, not a trace
         raise CliError(f"cannot start: {exc}") from None  # a StartupError: its cause, secrets masked
     from documind.logging import configure_logging
@@ -66,17 +69,25 @@ def open_runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
     configure_logging(os.environ.get("DOCUMIND_CLI_LOG_LEVEL", "WARNING"), settings.log_json)
     workers = None
     try:
-        if with_workers and settings.mode is RunMode.EMBEDDED:
+        if embedded_work and server is None:
             from documind.embedded import EmbeddedWorkers
 
             workers = EmbeddedWorkers(runtime, recover=recover)
             workers.start()
+        # With a server, it re-drove the folder's unfinished documents when it started.
         runtime.recovered = workers.recovered if workers else []  # type: ignore[attr-defined]
         yield runtime
     finally:
         if workers is not None:
             workers.stop()
         runtime.close()
+
+
+def find_local_server(settings: Any) -> Any:
+    """The running ``documind serve`` of this data folder (a LocalClient), or None."""
+    from documind.local_server import LocalClient
+
+    return LocalClient.find(settings.data_dir)
 
 
 def print_json(data: Any) -> None:
@@ -162,3 +173,20 @@ def no_answer_reason(queue: str, timeout: float, *, embedded: bool) -> str:
         f"consuming queue {queue!r}, or its backlog is longer than that (see `documind status`); "
         f"give it longer with --timeout"
     )
+
+
+@contextmanager
+def service_caller(timeout: float) -> Iterator[Any]:
+    """A function ``ask(request) -> answer`` for a command that only needs a service's answer
+    (a search). With ``documind serve`` running on the data folder, the request goes straight
+    to it: no runtime, no database, no model here, so the command costs a fraction of a
+    second. Otherwise as any command: :func:`open_runtime` and :func:`call_service`."""
+    from documind.settings import RunMode
+
+    settings = cli_settings()
+    server = find_local_server(settings) if settings.mode is RunMode.EMBEDDED else None
+    if server is not None:
+        yield lambda request: server.call(request, timeout)
+        return
+    with open_runtime(with_workers=True) as rt:
+        yield lambda request: call_service(rt, request, timeout)

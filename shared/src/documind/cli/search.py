@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from documind.cli.common import CliError, call_service, open_runtime, print_json, resolve_tenant
+from documind.cli.common import CliError, cli_settings, open_runtime, print_json, resolve_tenant, service_caller
 
 
 # ---- search --------------------------------------------------------------------------------
@@ -68,20 +68,20 @@ def search(
             batch = read_query_file(queries_file)
         except QueryFileError as exc:
             raise CliError(str(exc)) from None
-    with open_runtime(with_workers=True) as rt:
+    with service_caller(timeout) as ask:
         options = dict(
             tenant=tenant, top_k=top_k, mode=mode,
             document_ids=list(document_ids) or None, mime_types=list(mime_types) or None,
             labels=list(labels) or None, created_since=since, created_until=until,
-            model=rt.settings.embedding_model,
+            model=cli_settings().embedding_model,
         )
         try:
             if batch is None:
-                result = call_service(rt, SearchQuery(query=query, **options), timeout)
+                result = ask(SearchQuery(query=query, **options))
             else:
                 for start in range(0, len(batch), BATCH_MESSAGE_QUERIES):
                     part = batch[start : start + BATCH_MESSAGE_QUERIES]
-                    answer = call_service(rt, SearchBatch(queries=part, **options), timeout)
+                    answer = ask(SearchBatch(queries=part, **options))
                     for item in answer["results"]:
                         click.echo(json.dumps(item, ensure_ascii=False, default=str))
                     sys.stdout.flush()  # stream each group's answers, even into a pipe
