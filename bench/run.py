@@ -32,7 +32,9 @@ QUICK: dict[str, Any] = {
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
                     "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
-                    "chaos": 420},
+                    "chaos": 420, "cli_start": 120},
+    "cli_docs": 50,
+    "cli_repeats": 3,
     "embed_chunks": 48,
     "embed_repeats": 3,
     "embedder_chunks": 96,
@@ -81,6 +83,8 @@ QUICK: dict[str, Any] = {
 FULL: dict[str, Any] = {
     "budget_s": None,
     "estimates_s": {},
+    "cli_docs": 500,
+    "cli_repeats": 5,
     "embed_chunks": 256,
     "embed_repeats": 5,
     "embedder_chunks": 512,
@@ -122,7 +126,9 @@ FULL: dict[str, Any] = {
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
-    from bench import chaos, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache
+    from bench import (
+        chaos, cli_start, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache,
+    )
 
     return {
         "embed": embed.measure,
@@ -136,11 +142,12 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "lanes": lanes.measure,
         "extraction": extraction.measure,
         "chaos": chaos.measure,
+        "cli_start": cli_start.measure,
     }
 
 
 NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
-         "chaos"]
+         "chaos", "cli_start"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 
