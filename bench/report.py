@@ -159,7 +159,8 @@ def markdown(res: dict[str, Any], plots: list[str]) -> str:
         f"# DocuMind benchmark — {res['mode']} run",
         "",
         f"Started {res.get('started_at')}, wall {fmt(res.get('wall_s'))} s, commit {env.get('git_commit')}"
-        f"{' (uncommitted changes)' if env.get('git_dirty') else ''}; {env.get('cpus')} CPUs, "
+        f"{' (uncommitted changes)' if env.get('git_dirty') else ''}; {env.get('cpus')} CPUs"
+        f"{' (' + env['cpu_model'] + ')' if env.get('cpu_model') else ''}, "
         f"{env.get('memory_gb')} GiB; load average at start {res.get('load_average_start')}, "
         f"at end {res.get('load_average_end')} (the machine is shared: compare ratios, not absolutes).",
         "",
