@@ -28,6 +28,10 @@ labels:
 """
 
 
+def status(stack, doc_id: str, tenant: str = TENANT) -> dict:  # noqa: ANN001
+    return stack.cli("status", doc_id, "--tenant", tenant, "--json").json()
+
+
 def wait_for(fetch, ok, timeout: float = 180.0):  # noqa: ANN001, ANN201
     """Distributed mode classifies after the document completes: poll until ``ok``."""
     deadline = time.monotonic() + timeout
@@ -56,7 +60,7 @@ def labelled(stack, tmp_path_factory) -> dict[str, dict]:  # noqa: ANN001
     out = {}
     for d in docs:
         out[d["source_name"]] = wait_for(
-            lambda d=d: stack.status(d["id"]), lambda s: "classification" in s["metadata"]
+            lambda d=d: status(stack, d["id"]), lambda s: "classification" in s["metadata"]
         )
     return out
 
@@ -96,8 +100,8 @@ def test_removing_a_label_and_reclassifying_updates_the_index(stack, labelled) -
     stack.cli("labels", "remove", "sport", "--tenant", TENANT)
     assert stack.cli("labels", "classify", "--all", "--tenant", TENANT, "--json").json()["sent"] == 3
     sport_id = labelled["norwich-city.txt"]["id"]
-    status = wait_for(lambda: stack.status(sport_id), lambda s: "sport" not in s["metadata"]["labels"])
-    assert "sport" not in status["metadata"]["labels"]
+    now = wait_for(lambda: status(stack, sport_id), lambda s: "sport" not in s["metadata"]["labels"])
+    assert "sport" not in now["metadata"]["labels"]
     hits = wait_for(
         lambda: stack.search("who scored goals for the club", 20, "--tenant", TENANT, "--label", "sport"),
         lambda h: not h,
@@ -112,8 +116,58 @@ def test_a_tenant_without_a_taxonomy_gets_no_labels_and_a_note(stack, tmp_path) 
     shutil.copy(corpus / "codeblock.md", tmp_path / "codeblock.md")
     (doc,) = stack.ingest(tmp_path / "codeblock.md", extra=("--tenant", "no-taxonomy"))
     assert doc["status"] == "completed"
-    status = wait_for(lambda: stack.status(doc["id"]), lambda s: "classification" in s["metadata"])
-    assert status["metadata"]["labels"] == []
-    assert "no taxonomy" in status["metadata"]["classification"]["note"]
+    found = wait_for(lambda: status(stack, doc["id"], "no-taxonomy"), lambda s: "classification" in s["metadata"])
+    assert found["metadata"]["labels"] == []
+    assert "no taxonomy" in found["metadata"]["classification"]["note"]
     listed = stack.cli("labels", "list", "--tenant", "no-taxonomy")
     assert "has no labels" in listed.stdout
+
+
+EXAMPLES = {
+    "sport": [
+        "The striker scored twice and the club climbed to second in the league.",
+        "The manager signed a new forward from a rival club for a record fee.",
+        "Fans celebrated the late winning goal at the stadium on Saturday.",
+        "The goalkeeper kept a clean sheet in his hundredth appearance for the team.",
+        "The defender was sent off and the side lost the cup tie.",
+        "He made more than three hundred league appearances before retiring.",
+    ],
+    "literature": [
+        "She looked at him with tears in her eyes and said nothing for a long while.",
+        "The old count received his guests in the drawing room, smiling at each in turn.",
+        "'You are unkind,' said the princess, turning away from the window.",
+        "In the evening the whole family gathered and talked of the war and of marriage.",
+        "He felt a strange tenderness for the girl and could not explain it to himself.",
+        "The novel follows three families through years of love, loss and ambition.",
+    ],
+    "software": [
+        "Wrap the markup in a div element and close every tag.",
+        "This XML example declares a note with to, from and body elements.",
+        "Install the package and run the script with the --verbose flag.",
+        "The function returns a list of parsed elements from the HTML document.",
+        "Use a fenced code block to show the configuration file.",
+        "The compiler reports a syntax error on line twelve of the source file.",
+    ],
+}
+
+
+def test_a_trained_classifier_replaces_zero_shot(stack, labelled, tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    examples = tmp_path / "examples.jsonl"
+    examples.write_text("".join(json.dumps({"text": t, "labels": [n]}) + "\n" for n, ts in EXAMPLES.items() for t in ts))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "x", "labels": ["unknown-label"]}) + "\n")
+    refused = stack.cli("labels", "train", str(bad), "--tenant", TENANT, check=False)
+    assert refused.code == 1 and "not in tenant 'classify'" in refused.stderr
+    report = stack.cli("labels", "train", str(examples), "--tenant", TENANT, "--json").json()
+    assert report["examples"] == 18 and set(report["labels"]) == {"sport", "literature", "software"}
+    assert stack.cli("labels", "list", "--tenant", TENANT, "--json").json()["classifier"]["examples"] == 18
+    stack.cli("labels", "classify", "--all", "--tenant", TENANT)
+    sport_id = labelled["norwich-city.txt"]["id"]
+    now = wait_for(lambda: status(stack, sport_id),
+                   lambda s: s["metadata"]["classification"]["method"] == "supervised")
+    assert now["metadata"]["classification"]["method"] == "supervised"
+    assert now["metadata"]["labels"][:1] == ["sport"]
+    stack.cli("labels", "untrain", "--tenant", TENANT)
+    assert stack.cli("labels", "list", "--tenant", TENANT, "--json").json()["classifier"] is None
