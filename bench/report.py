@@ -139,6 +139,18 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
                      f"{fmt(served, 3)} s", f"{fmt(c['search_alone_s'].get('p50'), 3)} s",
                      fmt(c.get("ratio_served_to_alone_p50"), 3), "≤ ~1 s",
                      "meets goal" if c.get("met") else "**below goal**"])
+    if "classification" in m and not failed("8", "classification"):
+        c = m["classification"]
+        z = c["zero_shot"]
+        row("8", "AG News zero-shot accuracy (label descriptions) vs the majority class", z["accuracy"],
+            z["majority_baseline"], ratio(z["accuracy"], z["majority_baseline"]))
+        for s_ in c["supervised"]["runs"]:
+            row("8", f"AG News supervised accuracy, {s_['train_per_class']} examples per class vs zero-shot "
+                "(same test split)", s_["accuracy"], z["accuracy_on_supervised_test_split"],
+                ratio(s_["accuracy"], z["accuracy_on_supervised_test_split"]))
+        a = c["aggregation"]
+        row("8", "4-chunk documents (3 on topic, 1 off): mean-vector vs best-chunk accuracy",
+            a["mean_vector_accuracy"], a["best_chunk_accuracy"], ratio(a["mean_vector_accuracy"], a["best_chunk_accuracy"]))
     return rows
 
 
@@ -310,6 +322,16 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
                 f"in one process, readings {r.get('baseline_rates')}):", "",
                 _table(["embed processes x threads", "chunks", "embed chunks/s", "speed-up vs 1", "ratio to ST",
                         "embed CPU ms/chunk", "peak RSS per process MB"], rows), ""]
+    if name == "classification":
+        z = r.get("zero_shot", {})
+        out += [f"Dataset: {r.get('dataset')}; model {r.get('model')}. Zero-shot on {z.get('articles')} articles: "
+                f"accuracy {fmt(z.get('accuracy'), 3)} (per class {z.get('accuracy_per_class')}); with the default "
+                f"threshold {fmt(z.get('share_given_a_label'), 3)} of articles get a label and "
+                f"{fmt(z.get('precision_of_kept_labels'), 3)} of the labels given are right; classify() "
+                f"{fmt(z.get('classify_ms_per_document'), 3)} ms per document.", "",
+                _table(["temperature", "NLL", "ECE", "mean top score"],
+                       [[fmt(c["temperature"], 3), fmt(c["nll"], 3), fmt(c["ece"], 3), fmt(c["mean_top_score"], 3)]
+                        for c in r.get("calibration", [])]), ""]
     if name == "chaos":
         keys = ["documents", "completed", "failed", "kills", "restarts", "redis_kills", "postgres_stopped_s",
                 "redrives", "dead_letters", "lost", "duplicated", "stuck", "failed_by_chaos", "drain_s"]

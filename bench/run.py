@@ -32,7 +32,7 @@ QUICK: dict[str, Any] = {
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
                     "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
-                    "chaos": 420, "cli_start": 120},
+                    "chaos": 420, "classification": 60, "cli_start": 120},
     "cli_docs": 50,
     "cli_repeats": 3,
     "embed_chunks": 48,
@@ -79,6 +79,10 @@ QUICK: dict[str, Any] = {
     "chaos_pg_stop_s": 15,
     "chaos_stale_after_s": 10,
     "chaos_drain_timeout_s": 360,
+    "classify_zero_shot_per_class": 250,
+    "classify_multichunk_docs": 200,
+    "classify_test_per_class": 250,
+    "classify_train_per_class": [10, 50, 250],
 }
 FULL: dict[str, Any] = {
     "budget_s": None,
@@ -122,12 +126,17 @@ FULL: dict[str, Any] = {
     "chaos_pg_stop_s": 30,
     "chaos_stale_after_s": 10,
     "chaos_drain_timeout_s": 1200,
+    "classify_zero_shot_per_class": 1000,
+    "classify_multichunk_docs": 1000,
+    "classify_test_per_class": 500,
+    "classify_train_per_class": [10, 50, 250, 1000],
 }
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
     from bench import (
-        chaos, cli_start, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache,
+        chaos, classification, cli_start, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search,
+        search_cache,
     )
 
     return {
@@ -142,12 +151,13 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "lanes": lanes.measure,
         "extraction": extraction.measure,
         "chaos": chaos.measure,
+        "classification": classification.measure,
         "cli_start": cli_start.measure,
     }
 
 
 NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
-         "chaos", "cli_start"]
+         "chaos", "classification", "cli_start"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

@@ -11,6 +11,7 @@ from documind.contracts import (
     ALL_CONTRACTS,
     CheckIndex,
     ChunkRange,
+    ClassifyDocument,
     Contract,
     DeleteDocument,
     EmbedChunks,
@@ -20,6 +21,7 @@ from documind.contracts import (
     ProcessDocument,
     Queues,
     PruneQueryLog,
+    RefreshPayload,
     ReindexCollection,
     RunWatchdog,
     SearchBatch,
@@ -46,6 +48,8 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     OptimizeIndex: {"quantization": "scalar"},
     RunWatchdog: {"stale_after_s": 12.5},
     PruneQueryLog: {"retention_days": 7},
+    ClassifyDocument: {"document_id": DOC, "generation": 2, "tenant": "acme"},
+    RefreshPayload: {"document_id": DOC, "generation": 2},
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

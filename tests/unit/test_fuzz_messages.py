@@ -48,6 +48,8 @@ _SAMPLES = {
     "search.optimize_index": {"quantization": "scalar"},
     "maintenance.watchdog": {"stale_after_s": 600.0},
     "maintenance.prune_query_log": {"retention_days": 30},
+    "embed.classify_document": {"document_id": DOC, "generation": 3, "tenant": "acme"},
+    "search.refresh_payload": {"document_id": DOC, "generation": 3, "tenant": "acme"},
 }
 for _c in ALL_CONTRACTS:
     VALID[_c] = {"v": 1, **_SAMPLES[_c.ACTOR]}

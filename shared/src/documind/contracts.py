@@ -284,6 +284,28 @@ class ReviewChunks(TenantScoped):
     chunks: list[LowConfidenceChunk] = Field(min_length=1, max_length=10_000)
 
 
+class ClassifyDocument(TenantScoped):
+    """Classify one completed document generation into its tenant's taxonomy (sent when the
+    document becomes searchable). Not a ``DocumentWork``: a failure here must never fail a
+    document that is already searchable; the work is dropped when the generation is no longer
+    the completed one."""
+
+    QUEUE = Queues.EMBED
+    ACTOR = "embed.classify_document"
+
+    generation: int = Field(ge=1)
+
+
+class RefreshPayload(TenantScoped):
+    """Re-derive the index payload (labels) of one completed document generation from the
+    database and set it on the document's existing points."""
+
+    QUEUE = Queues.SEARCH
+    ACTOR = "search.refresh_payload"
+
+    generation: int = Field(ge=1)
+
+
 # Contracts with one actor per lane (the document stages).
 LANED_CONTRACTS: tuple[type[DocumentWork], ...] = (ProcessDocument, ExtractPages, EmbedChunks, IndexChunks)
 
@@ -301,6 +323,8 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     RunWatchdog,
     PruneQueryLog,
     ReviewChunks,
+    ClassifyDocument,
+    RefreshPayload,
 )
 
 

@@ -3,7 +3,10 @@ consumed by worker threads of this very process. Same actors and messages as dis
 
 from __future__ import annotations
 
+import time
+
 import dramatiq
+import dramatiq.errors
 
 from documind.broker import start_time_limits
 from documind.contracts import RunWatchdog
@@ -40,8 +43,27 @@ class EmbeddedWorkers:
             outcome = self.runtime.bus.call(RunWatchdog(stale_after_s=0), timeout_s=120)
             self.recovered = list(outcome["redriven"])
 
+    def drain(self, timeout_s: float = 120.0) -> None:
+        """Let the follow-up work of documents that became final run before the workers stop:
+        their in-memory queue dies with this process. A completed document's classification
+        (embed) sends a payload refresh (search); each join also waits for the messages in
+        flight, whose sends land before it returns. Bounded: a stuck message never hangs exit."""
+        from documind.contracts import Queues
+
+        broker = self.runtime.broker
+        deadline = time.monotonic() + timeout_s
+        for queue in (Queues.SEARCH_BULK, Queues.SEARCH, Queues.EMBED, Queues.SEARCH):
+            left = deadline - time.monotonic()
+            if queue not in broker.queues or left <= 0:
+                continue
+            try:
+                broker.join(queue, timeout=int(left * 1000), fail_fast=False)
+            except dramatiq.errors.QueueJoinTimeout:
+                return
+
     def stop(self) -> None:
         try:
+            self.drain()
             self.worker.stop()
         finally:
             self.folder_lock.release()

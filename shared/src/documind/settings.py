@@ -96,6 +96,23 @@ class Settings(BaseSettings):
     embed_chunks_per_message: int = Field(128, ge=1)
     torch_threads: int = Field(0, ge=0, description="0 = torch default")
 
+    # Classification (issue 11): zero-shot against label descriptions, or a tenant's trained model.
+    classify_enabled: bool = Field(True, description="classify completed documents into their tenant's taxonomy")
+    classify_min_score: float = Field(
+        0.3, ge=0, le=1, description="labels scoring below this (0..1) are not given to a document"
+    )
+    classify_max_labels: int = Field(3, ge=1, le=100, description="at most this many labels per document")
+    classify_temperature: float = Field(
+        0.05, gt=0, le=1, description="zero-shot: softmax temperature over cosine similarities (lower = sharper)"
+    )
+    classify_null_similarity: float = Field(
+        0.15, ge=-1, le=1,
+        description="zero-shot: the cosine a 'no label fits' option competes with; documents near no label get none",
+    )
+    classify_min_examples: int = Field(
+        5, ge=1, description="a label needs this many training examples before the supervised model is trained"
+    )
+
     search_mode: Literal["dense", "keyword", "hybrid"] = Field(
         "hybrid", description="retrieval mode of a query that names none"
     )

@@ -1,1 +1,1 @@
-"""DocuMind embed service: vectors for chunks (and, later, classes, entities, sentiment)."""
+"""DocuMind embed service: vectors for chunks, and the classification of completed documents."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
-from documind.contracts import DeleteDocument, IndexChunks
+from documind.contracts import ClassifyDocument, DeleteDocument, IndexChunks
 from documind.db.models import Chunk, Document, DocumentStatus, StageName, utcnow
 from documind.errors import Fenced, InconsistentChunks
 from documind.logging import get_logger
@@ -68,6 +68,10 @@ class Indexer:
         rt.metrics.chunks_processed.labels("index").inc(len(points))
         if done >= total and self._finish(doc_id, gen, total, may_have_older=may_have_older):
             rt.metrics.time_to_searchable_seconds.observe((utcnow() - created_at).total_seconds())
+            if rt.settings.classify_enabled:
+                # After the completing transaction, by the one call that completed it: the
+                # labels follow the document becoming searchable, never delay it.
+                rt.bus.send(ClassifyDocument(document_id=doc_id, generation=gen, tenant=tenant))
         return len(points)
 
     def _finish(self, doc_id: str, gen: int, total: int, *, may_have_older: bool) -> bool:

@@ -226,6 +226,19 @@ class VectorIndex:
             if self._shadow is not None:
                 self._shadow.delete_document(document_id, before_generation)
 
+    def set_document_payload(self, document_id: str, generation: int, payload: dict[str, Any]) -> None:
+        """Overwrite ``payload``'s keys on the points of one generation of a document (other
+        keys stay). It never creates a point: a deletion that raced it still wins."""
+        self.ensure()
+        flt = models.Filter(must=[
+            models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id)),
+            models.FieldCondition(key="generation", match=models.MatchValue(value=generation)),
+        ])
+        with self._lock:
+            self.client.set_payload(self.collection, payload=payload, points=models.FilterSelector(filter=flt), wait=True)
+            if self._shadow is not None:
+                self._shadow.set_document_payload(document_id, generation, payload)
+
     def delete_points(self, point_ids: list[str]) -> None:
         if not point_ids:
             return

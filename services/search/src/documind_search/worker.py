@@ -13,6 +13,7 @@ from documind.contracts import (
     DeleteDocument,
     IndexChunks,
     OptimizeIndex,
+    RefreshPayload,
     ReindexCollection,
     SearchBatch,
     SearchQuery,
@@ -31,6 +32,7 @@ from documind_search.indexer import Indexer
 from documind_search.keywords import Bm25Params
 from documind_search.live import live_generations
 from documind_search.optimize import Optimizer
+from documind_search.payload_refresh import PayloadRefresher
 from documind_search.query import QueryService, RetrievalSettings
 from documind_search.reindex import Reindexer
 from documind_search.recorded_search import RecordedSearch
@@ -85,6 +87,7 @@ def register(runtime: Runtime) -> None:
     queries = search_stack(runtime, service)
     declare(runtime, IndexChunks, indexer.index_chunks)
     declare(runtime, DeleteDocument, indexer.delete_document, store_results=True)
+    declare(runtime, RefreshPayload, PayloadRefresher(runtime, index).refresh)  # type: ignore[arg-type]
     declare(runtime, SearchQuery, queries.search, store_results=True, time_limit_s=120)
     declare(runtime, SearchBatch, service.search_batch, store_results=True, time_limit_s=600)
     if st.search_warm_up:

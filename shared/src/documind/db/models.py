@@ -153,6 +153,8 @@ class Chunk(Base):
     embedding_model: Mapped[str | None] = mapped_column(String(255))
     embedded_at: Mapped[datetime | None]
     indexed_at: Mapped[datetime | None]
+    # The chunk's top label when its document was classified: {"name", "score"} (issue 11).
+    classification: Mapped[dict | None] = mapped_column(JSON)
 
 
 class PageRangeResult(Base):
@@ -210,3 +212,34 @@ class QueryLogEntry(Base):
     top_ids: Mapped[list] = mapped_column(JSON, default=list)
     cache_hit: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaxonomyLabel(Base):
+    """One label of a tenant's classification taxonomy; its description is what zero-shot
+    classification compares documents with, so it should read like the documents it names."""
+
+    __tablename__ = "taxonomy_labels"
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_taxonomy_labels_tenant_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelClassifier(Base):
+    """A tenant's supervised classifier: one-vs-rest logistic regression on document
+    embeddings, stored as plain float32 weights (never a pickle), so loading one cannot run
+    code and it travels with the database's backups and transactions."""
+
+    __tablename__ = "label_classifiers"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    embedding_model: Mapped[str] = mapped_column(String(255))
+    labels: Mapped[list] = mapped_column(JSON)  # label names, the row order of ``weights``
+    weights: Mapped[bytes] = mapped_column(LargeBinary)  # float32, len(labels) x dimension
+    bias: Mapped[bytes] = mapped_column(LargeBinary)  # float32, len(labels)
+    examples: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow)
