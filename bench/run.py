@@ -32,7 +32,7 @@ QUICK: dict[str, Any] = {
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
                     "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
-                    "chaos": 420},
+                    "chaos": 420, "enrichment": 150},
     "embed_chunks": 48,
     "embed_repeats": 3,
     "embedder_chunks": 96,
@@ -77,6 +77,10 @@ QUICK: dict[str, Any] = {
     "chaos_pg_stop_s": 15,
     "chaos_stale_after_s": 10,
     "chaos_drain_timeout_s": 360,
+    "enrich_docs": ["norwich-city.txt", "fake-email.txt", "layout-parser-paper-fast.pdf", "simple.odt",
+                    "fake-html-cp1252.html"],
+    "enrich_repeats": 1,
+    "enrich_timeout_s": 300,
 }
 FULL: dict[str, Any] = {
     "budget_s": None,
@@ -118,11 +122,18 @@ FULL: dict[str, Any] = {
     "chaos_pg_stop_s": 30,
     "chaos_stale_after_s": 10,
     "chaos_drain_timeout_s": 1200,
+    "enrich_docs": ["norwich-city.txt", "fake-email.txt", "layout-parser-paper-fast.pdf", "multi-column-2p.pdf",
+                    "simple.odt", "fake-html-cp1252.html", "docx-tables.docx", "README.rst", "codeblock.md",
+                    "winter-sports.epub"],
+    "enrich_repeats": 2,
+    "enrich_timeout_s": 900,
 }
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
-    from bench import chaos, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache
+    from bench import (
+        chaos, embed, enrichment, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache,
+    )
 
     return {
         "embed": embed.measure,
@@ -136,11 +147,12 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "lanes": lanes.measure,
         "extraction": extraction.measure,
         "chaos": chaos.measure,
+        "enrichment": enrichment.measure,
     }
 
 
 NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
-         "chaos"]
+         "chaos", "enrichment"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

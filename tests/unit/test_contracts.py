@@ -15,12 +15,14 @@ from documind.contracts import (
     DeleteDocument,
     EmbedChunks,
     ExtractPages,
+    FinishEnrichment,
     IndexChunks,
     OptimizeIndex,
     ProcessDocument,
     Queues,
     PruneQueryLog,
     ReindexCollection,
+    ReviewChunks,
     RunWatchdog,
     SearchBatch,
     SearchQuery,
@@ -46,6 +48,11 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     OptimizeIndex: {"quantization": "scalar"},
     RunWatchdog: {"stale_after_s": 12.5},
     PruneQueryLog: {"retention_days": 7},
+    ReviewChunks: {
+        "document_id": DOC, "tenant": "acme", "generation": 2, "document_confidence": 0.62,
+        "chunks": [{"idx": 3, "confidence": 0.41, "reasons": ["dictionary=0.35"]}],
+    },
+    FinishEnrichment: {"document_id": DOC, "generation": 2, "tenant": "acme"},
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

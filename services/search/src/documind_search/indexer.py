@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
-from documind.contracts import DeleteDocument, IndexChunks
+from documind.contracts import DeleteDocument, FinishEnrichment, IndexChunks
 from documind.db.models import Chunk, Document, DocumentStatus, StageName, utcnow
 from documind.errors import Fenced, InconsistentChunks
 from documind.logging import get_logger
@@ -68,6 +68,12 @@ class Indexer:
         rt.metrics.chunks_processed.labels("index").inc(len(points))
         if done >= total and self._finish(doc_id, gen, total, may_have_older=may_have_older):
             rt.metrics.time_to_searchable_seconds.observe((utcnow() - created_at).total_seconds())
+            if rt.settings.enrichment_enabled:
+                # After the completing transaction: the embed service aggregates the document's
+                # enrichment and hands low-confidence chunks to validation (embed README).
+                rt.bus.send(FinishEnrichment(
+                    document_id=doc_id, generation=gen, lane=work.lane, tenant=tenant,
+                ))
         return len(points)
 
     def _finish(self, doc_id: str, gen: int, total: int, *, may_have_older: bool) -> bool:

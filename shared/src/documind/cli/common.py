@@ -14,6 +14,9 @@ import click
 
 EXIT_ERROR = 1
 EXIT_DOCUMENTS_FAILED = 3
+# How long an embedded command waits, after its documents are final, for the work that
+# follows completion (enrichment summary, validation hand-off) before stopping its workers.
+EMBEDDED_DRAIN_S = 60.0
 
 
 class CliError(click.ClickException):
@@ -65,6 +68,7 @@ def open_runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
     # The CLI's stdout is for results; workers' logs go to stderr, quiet unless they warn.
     configure_logging(os.environ.get("DOCUMIND_CLI_LOG_LEVEL", "WARNING"), settings.log_json)
     workers = None
+    drain_s = 0.0
     try:
         if with_workers and settings.mode is RunMode.EMBEDDED:
             from documind.embedded import EmbeddedWorkers
@@ -73,9 +77,10 @@ def open_runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
             workers.start()
         runtime.recovered = workers.recovered if workers else []  # type: ignore[attr-defined]
         yield runtime
+        drain_s = EMBEDDED_DRAIN_S  # a normal end: let follow-up work finish (not on Ctrl-C or errors)
     finally:
         if workers is not None:
-            workers.stop()
+            workers.stop(drain_s)
         runtime.close()
 
 
