@@ -5,7 +5,7 @@ short to measure it:
 
 - ``dictionary``: share of the chunk's alphabetic words (2+ letters) found in ``wordfreq``'s
   word list of the chunk's language (English when the language is unknown or not in wordfreq).
-  OCR misreadings and broken font encodings make non-words ("tbe", "Rbn"); None below 3 words.
+  OCR misreadings and broken font encodings make non-words ("tbe", "Rbn"); None without words.
 - ``junk``: 1 minus the share of junk characters among the visible ones: U+FFFD, control,
   private-use, surrogate and unassigned code points (Unicode categories Cc, Co, Cs, Cn).
 - ``symbols``: the share of visible characters that are letters or digits (any script),
@@ -46,7 +46,7 @@ SYMBOLS_FULL = 0.6  # letters and digits among visible characters at or above th
 CHUNKS_WEIGHT = 3.0  # the chunks' confidence against the classifier margin's weight of 1
 MARGIN_FULL = 0.1  # a classifier margin this large counts as full certainty
 REASON_BELOW = 0.8  # a signal under this is named among the reasons for a low confidence
-MIN_WORDS = 3
+MIN_WORDS = 1  # even one word says something: a lone non-word is as suspect as many
 MIN_LETTERS = 20
 LANGUAGE_SAMPLE_CHARS = 600
 JUNK_CATEGORIES = {"Cc", "Co", "Cs", "Cn"}
