@@ -131,6 +131,10 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
             c.get("ratio_hit_to_miss_p99"))
         row("7", "Search worker time p50, cache hit vs miss (ms)", sv["hit"].get("p50"), sv["miss"].get("p50"),
             ratio(sv["hit"].get("p50"), sv["miss"].get("p50")))
+    en = m.get("enrichment")
+    if en is not None and not failed("9", "enrichment"):
+        row("9", "Time to searchable with enrichment vs without, corpus documents one at a time (s, goal ratio ≤ 1.25)",
+            en.get("total_on_s"), en.get("total_off_s"), en.get("ratio_total"))
     return rows
 
 
@@ -301,6 +305,12 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
                 f"in one process, readings {r.get('baseline_rates')}):", "",
                 _table(["embed processes x threads", "chunks", "embed chunks/s", "speed-up vs 1", "ratio to ST",
                         "embed CPU ms/chunk", "peak RSS per process MB"], rows), ""]
+    if name == "enrichment":
+        rows = [[n, fmt(v.get("chunks")), fmt(v["off_s"]), fmt(v["on_s"]), fmt(v["ratio"], 3)]
+                for n, v in (r.get("per_document") or {}).items()]
+        out += [_table(["document", "chunks", "without s", "with s", "ratio"], rows), "",
+                f"Total ratio {fmt(r.get('ratio_total'), 3)}, median per-document ratio {fmt(r.get('median_ratio'), 3)} "
+                "(goal: total ratio ≤ 1.25).", ""]
     if name == "chaos":
         keys = ["documents", "completed", "failed", "kills", "restarts", "redis_kills", "postgres_stopped_s",
                 "redrives", "dead_letters", "lost", "duplicated", "stuck", "failed_by_chaos", "drain_s"]
