@@ -81,6 +81,8 @@ QUICK: dict[str, Any] = {
                     "fake-html-cp1252.html"],
     "enrich_repeats": 1,
     "enrich_timeout_s": 300,
+    "enrich_chunks": 96,
+    "enrich_inprocess_repeats": 3,
 }
 FULL: dict[str, Any] = {
     "budget_s": None,
@@ -127,6 +129,8 @@ FULL: dict[str, Any] = {
                     "winter-sports.epub"],
     "enrich_repeats": 2,
     "enrich_timeout_s": 900,
+    "enrich_chunks": 512,
+    "enrich_inprocess_repeats": 5,
 }
 
 

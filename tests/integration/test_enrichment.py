@@ -141,3 +141,30 @@ def test_low_confidence_document_goes_to_review_once(stack: Stack, docs: dict[st
     assert sorted(c.idx for c in msg.chunks) == [c["idx"] for c in noise["chunks"]]
     assert [c.confidence for c in msg.chunks] == sorted(c.confidence for c in msg.chunks)  # lowest first
     assert all(c.confidence < 0.8 and any(r.startswith("dictionary=") for r in c.reasons) for c in msg.chunks)
+
+
+RESEND = """
+import sys
+from documind.cli.common import open_runtime
+from documind.contracts import FinishEnrichment
+with open_runtime(with_workers=True) as rt:  # embedded: in-process workers, drained on exit
+    rt.bus.send(FinishEnrichment(document_id=sys.argv[1], generation=int(sys.argv[2]), tenant="default"))
+"""
+
+
+def test_redelivered_completion_sends_no_second_review(stack: Stack, docs: dict[str, dict]) -> None:
+    import subprocess
+    import sys
+
+    doc_id = docs["noise"]["id"]
+    before = show(stack, doc_id)
+    [(enriched_at,)] = stack.sql(f"SELECT enriched_at FROM document_enrichment WHERE document_id = '{doc_id}'")
+    subprocess.run([sys.executable, "-c", RESEND, doc_id, str(before["generation"])], env=stack.env,
+                   cwd=stack.root, check=True, timeout=300)
+    deadline = time.monotonic() + 120
+    while stack.sql(f"SELECT enriched_at FROM document_enrichment WHERE document_id = '{doc_id}'")[0][0] == enriched_at:
+        assert time.monotonic() < deadline, f"the second FinishEnrichment was not processed\n{stack.worker_logs()}"
+        time.sleep(0.5)
+    after = show(stack, doc_id)
+    assert after["review_sent_at"] == before["review_sent_at"] and after["confidence"] == before["confidence"]
+    assert len(review_messages(stack)) == 1
