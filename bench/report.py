@@ -151,6 +151,14 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
         a = c["aggregation"]
         row("8", "4-chunk documents (3 on topic, 1 off): mean-vector vs best-chunk accuracy",
             a["mean_vector_accuracy"], a["best_chunk_accuracy"], ratio(a["mean_vector_accuracy"], a["best_chunk_accuracy"]))
+    en = m.get("enrichment")
+    if en is not None and not failed("9", "enrichment"):
+        row("9", "Time to searchable with enrichment vs without, corpus documents one at a time (s, goal ratio ≤ 1.25)",
+            en.get("total_on_s"), en.get("total_off_s"), en.get("ratio_total"))
+        ip = en.get("in_process") or {}
+        if ip.get("ratio_enrich_to_encode") is not None:
+            row("9", "Enrichment vs encoding, same chunks in process (ms/chunk; ratio = enrichment's added share)",
+                ip.get("enrich_ms_per_chunk"), ip.get("encode_ms_per_chunk"), ip.get("ratio_enrich_to_encode"))
     return rows
 
 
@@ -332,6 +340,12 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
                 _table(["temperature", "NLL", "ECE", "mean top score"],
                        [[fmt(c["temperature"], 3), fmt(c["nll"], 3), fmt(c["ece"], 3), fmt(c["mean_top_score"], 3)]
                         for c in r.get("calibration", [])]), ""]
+    if name == "enrichment":
+        rows = [[n, fmt(v.get("chunks")), fmt(v["off_s"]), fmt(v["on_s"]), fmt(v["ratio"], 3)]
+                for n, v in (r.get("per_document") or {}).items()]
+        out += [_table(["document", "chunks", "without s", "with s", "ratio"], rows), "",
+                f"Total ratio {fmt(r.get('ratio_total'), 3)}, median per-document ratio {fmt(r.get('median_ratio'), 3)} "
+                "(goal: total ratio ≤ 1.25).", ""]
     if name == "chaos":
         keys = ["documents", "completed", "failed", "kills", "restarts", "redis_kills", "postgres_stopped_s",
                 "redrives", "dead_letters", "lost", "duplicated", "stuck", "failed_by_chaos", "drain_s"]

@@ -32,7 +32,7 @@ QUICK: dict[str, Any] = {
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
                     "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
-                    "chaos": 420, "classification": 60, "cli_start": 120},
+                    "chaos": 420, "classification": 60, "enrichment": 150, "cli_start": 120},
     "cli_docs": 50,
     "cli_repeats": 3,
     "embed_chunks": 48,
@@ -83,6 +83,12 @@ QUICK: dict[str, Any] = {
     "classify_multichunk_docs": 200,
     "classify_test_per_class": 250,
     "classify_train_per_class": [10, 50, 250],
+    "enrich_docs": ["norwich-city.txt", "fake-email.txt", "layout-parser-paper-fast.pdf", "simple.odt",
+                    "fake-html-cp1252.html"],
+    "enrich_repeats": 1,
+    "enrich_timeout_s": 300,
+    "enrich_chunks": 96,
+    "enrich_inprocess_repeats": 3,
 }
 FULL: dict[str, Any] = {
     "budget_s": None,
@@ -130,13 +136,20 @@ FULL: dict[str, Any] = {
     "classify_multichunk_docs": 1000,
     "classify_test_per_class": 500,
     "classify_train_per_class": [10, 50, 250, 1000],
+    "enrich_docs": ["norwich-city.txt", "fake-email.txt", "layout-parser-paper-fast.pdf", "multi-column-2p.pdf",
+                    "simple.odt", "fake-html-cp1252.html", "docx-tables.docx", "README.rst", "codeblock.md",
+                    "winter-sports.epub"],
+    "enrich_repeats": 2,
+    "enrich_timeout_s": 900,
+    "enrich_chunks": 512,
+    "enrich_inprocess_repeats": 5,
 }
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
     from bench import (
-        chaos, classification, cli_start, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search,
-        search_cache,
+        chaos, classification, cli_start, embed, enrichment, extraction, ingest, lanes, memory, queue_overhead,
+        scaling, search, search_cache,
     )
 
     return {
@@ -152,12 +165,13 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "extraction": extraction.measure,
         "chaos": chaos.measure,
         "classification": classification.measure,
+        "enrichment": enrichment.measure,
         "cli_start": cli_start.measure,
     }
 
 
 NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
-         "chaos", "classification", "cli_start"]
+         "chaos", "classification", "enrichment", "cli_start"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

@@ -16,6 +16,7 @@ from documind.contracts import (
     DeleteDocument,
     EmbedChunks,
     ExtractPages,
+    FinishEnrichment,
     IndexChunks,
     OptimizeIndex,
     ProcessDocument,
@@ -23,6 +24,7 @@ from documind.contracts import (
     PruneQueryLog,
     RefreshPayload,
     ReindexCollection,
+    ReviewChunks,
     RunWatchdog,
     SearchBatch,
     SearchQuery,
@@ -50,6 +52,11 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     PruneQueryLog: {"retention_days": 7},
     ClassifyDocument: {"document_id": DOC, "generation": 2, "tenant": "acme"},
     RefreshPayload: {"document_id": DOC, "generation": 2},
+    ReviewChunks: {
+        "document_id": DOC, "tenant": "acme", "generation": 2, "document_confidence": 0.62,
+        "chunks": [{"idx": 3, "confidence": 0.41, "reasons": ["dictionary=0.35"]}],
+    },
+    FinishEnrichment: {"document_id": DOC, "generation": 2, "tenant": "acme"},
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

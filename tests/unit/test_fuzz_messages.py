@@ -40,7 +40,7 @@ _SAMPLES = {
     "search.delete_document": {"document_id": DOC, "tenant": "acme"},
     "search.query": {"tenant": "acme", "query": "hermit crabs", "top_k": 5, "mode": "hybrid",
                      "document_ids": [DOC], "mime_types": ["application/pdf"], "labels": ["x"],
-                     "created_since": "2026-01-01T00:00:00Z", "created_until": "2026-02-01T00:00:00Z",
+                     "entities": ["PERSON:ann lee"], "created_since": "2026-01-01T00:00:00Z", "created_until": "2026-02-01T00:00:00Z",
                      "model": "all-MiniLM-L6-v2"},
     "search.query_batch": {"tenant": "acme", "queries": [{"id": "q1", "text": "tide pools"}], "mode": "keyword"},
     "search.check_index": {"tenant": "acme", "repair": True},
@@ -50,6 +50,9 @@ _SAMPLES = {
     "maintenance.prune_query_log": {"retention_days": 30},
     "embed.classify_document": {"document_id": DOC, "generation": 3, "tenant": "acme"},
     "search.refresh_payload": {"document_id": DOC, "generation": 3, "tenant": "acme"},
+    "validate.review_chunks": {"document_id": DOC, "generation": 1, "tenant": "acme", "lane": "bulk",
+                               "document_confidence": 0.5, "chunks": [{"idx": 0, "confidence": 0.2, "reasons": ["x"]}]},
+    "embed.finish_enrichment": {"document_id": DOC, "generation": 1, "tenant": "acme", "lane": "interactive"},
 }
 for _c in ALL_CONTRACTS:
     VALID[_c] = {"v": 1, **_SAMPLES[_c.ACTOR]}

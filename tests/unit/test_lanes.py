@@ -18,6 +18,7 @@ from documind.contracts import (
     LANED_CONTRACTS,
     EmbedChunks,
     ExtractPages,
+    FinishEnrichment,
     IndexChunks,
     Lane,
     ProcessDocument,
@@ -69,6 +70,7 @@ def test_bulk_flag_and_lane_override() -> None:
 def test_messages_route_by_lane(contract: type) -> None:
     extra = {
         ProcessDocument: {},
+        FinishEnrichment: {},
         ExtractPages: {"first_page": 1, "last_page": 25, "total_pages": 60},
     }.get(contract, {"start": 0, "end": 4})
     interactive = Bus.message(contract(document_id=DOC, generation=1, **extra))

@@ -26,12 +26,13 @@ def test_every_filter() -> None:
     since, until = datetime(2026, 1, 1), datetime(2026, 2, 1, tzinfo=timezone(timedelta(hours=2)))
     conds = _conditions(SearchFilters(
         tenant="acme", document_ids=("d1", "d2"), mime_types=("application/pdf",), labels=("invoice",),
-        created_since=since, created_until=until,
+        entities=("PERSON:ann lee", "IBAN:gb82west12345698765432"), created_since=since, created_until=until,
     ))
     assert conds["tenant"].match == models.MatchValue(value="acme")
     assert conds["document_id"].match == models.MatchAny(any=["d1", "d2"])
     assert conds["mime_type"].match == models.MatchAny(any=["application/pdf"])
     assert conds["labels"].match == models.MatchAny(any=["invoice"])
+    assert conds["entities"].match == models.MatchAny(any=["PERSON:ann lee", "IBAN:gb82west12345698765432"])
     rng = conds["created_at"].range
     assert isinstance(rng, models.DatetimeRange)
     assert rng.gte == datetime(2026, 1, 1, tzinfo=timezone.utc)  # naive = UTC

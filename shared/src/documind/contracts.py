@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 import enum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from documind.entity_keys import parse_entity_filter
 from documind.errors import MalformedMessage
 from documind.tenants import Tenant
 
@@ -178,9 +179,18 @@ class SearchOptions(Contract):
     document_ids: list[str] | None = None
     mime_types: list[str] | None = None
     labels: list[str] | None = None
+    entities: list[str] | None = Field(
+        None, max_length=64, description="TYPE:VALUE entity keys; a chunk matches if it has any of them"
+    )
     created_since: datetime | None = Field(None, description="documents created at or after (UTC)")
     created_until: datetime | None = Field(None, description="documents created before (UTC)")
     model: str | None = Field(None, description="embedding model the caller expects")
+
+    @field_validator("entities")
+    @classmethod
+    def _entity_keys(cls, value: list[str] | None) -> list[str] | None:
+        # One normal form for the filter and the points' payload (documind.entity_keys).
+        return None if value is None else [parse_entity_filter(v) for v in value]
 
     @model_validator(mode="after")
     def _date_order(self) -> "SearchOptions":
@@ -304,10 +314,20 @@ class RefreshPayload(TenantScoped):
     ACTOR = "search.refresh_payload"
 
     generation: int = Field(ge=1)
+class FinishEnrichment(DocumentWork):
+    """Sent by the search service when a document generation became searchable: the embed
+    service aggregates its chunks' sentiment, quality and confidence into the document's
+    figures and hands chunks below the validation threshold on (``ReviewChunks``), once per
+    generation."""
+
+    QUEUE = Queues.EMBED
+    ACTOR = "embed.finish_enrichment"
 
 
 # Contracts with one actor per lane (the document stages).
-LANED_CONTRACTS: tuple[type[DocumentWork], ...] = (ProcessDocument, ExtractPages, EmbedChunks, IndexChunks)
+LANED_CONTRACTS: tuple[type[DocumentWork], ...] = (
+    ProcessDocument, ExtractPages, EmbedChunks, IndexChunks, FinishEnrichment,
+)
 
 ALL_CONTRACTS: tuple[type[Contract], ...] = (
     ProcessDocument,
@@ -325,6 +345,7 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     ReviewChunks,
     ClassifyDocument,
     RefreshPayload,
+    FinishEnrichment,
 )
 
 

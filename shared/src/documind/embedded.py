@@ -6,12 +6,13 @@ from __future__ import annotations
 import time
 
 import dramatiq
-import dramatiq.errors
 
 from documind.broker import start_time_limits
 from documind.contracts import RunWatchdog
 from documind.locks import DataFolderLock
 from documind.runtime import Runtime, register_services
+
+DRAIN_POLL_S = 0.05
 
 
 class EmbeddedWorkers:
@@ -43,27 +44,30 @@ class EmbeddedWorkers:
             outcome = self.runtime.bus.call(RunWatchdog(stale_after_s=0), timeout_s=120)
             self.recovered = list(outcome["redriven"])
 
-    def drain(self, timeout_s: float = 120.0) -> None:
-        """Let the follow-up work of documents that became final run before the workers stop:
-        their in-memory queue dies with this process. A completed document's classification
-        (embed) sends a payload refresh (search); each join also waits for the messages in
-        flight, whose sends land before it returns. Bounded: a stuck message never hangs exit."""
-        from documind.contracts import Queues
-
-        broker = self.runtime.broker
-        deadline = time.monotonic() + timeout_s
-        for queue in (Queues.SEARCH_BULK, Queues.SEARCH, Queues.EMBED, Queues.SEARCH):
-            left = deadline - time.monotonic()
-            if queue not in broker.queues or left <= 0:
-                continue
-            try:
-                broker.join(queue, timeout=int(left * 1000), fail_fast=False)
-            except dramatiq.errors.QueueJoinTimeout:
-                return
-
-    def stop(self) -> None:
+    def stop(self, drain_s: float = 0.0) -> None:
+        """Stop the workers; with ``drain_s`` first let them finish the messages still queued
+        (for at most that long). Work that follows a document's completion (its enrichment
+        summary, the hand-off to validation) is sent after the document is final, which is when
+        ``ingest --wait`` returns: stopping at once would drop it with the in-memory queue."""
         try:
-            self.drain()
+            if drain_s > 0:
+                self.drain(drain_s)
             self.worker.stop()
         finally:
             self.folder_lock.release()
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until no queue holds a message, delayed or in progress (a message is counted
+        until its actor acked it); False if ``timeout_s`` ran out first. Polled rather than
+        joined queue by queue: an actor may send to a queue that was already joined."""
+        from dramatiq.brokers.stub import StubBroker
+
+        broker = self.runtime.broker
+        if not isinstance(broker, StubBroker):
+            return True
+        deadline = time.monotonic() + timeout_s
+        while any(q.unfinished_tasks for q in list(broker.queues.values())):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(DRAIN_POLL_S)
+        return True

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embed_chunks_per_message: int = Field(128, ge=1)
     torch_threads: int = Field(0, ge=0, description="0 = torch default")
+    enrichment_enabled: bool = Field(
+        True, description="entities, sentiment and quality/confidence per chunk in the embed stage"
+    )
+    entity_phone_region: str = Field(
+        "US", pattern=r"^[A-Z]{2}$",
+        description="region (ISO 3166 alpha-2) for phone numbers written without a country code",
+    )
+    validation_threshold: float = Field(
+        0.8, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="chunks whose confidence is below this go to the validate service for review",
+    )
 
     # Classification (issue 11): zero-shot against label descriptions, or a tenant's trained model.
     classify_enabled: bool = Field(True, description="classify completed documents into their tenant's taxonomy")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import bindparam, select, update
 
-from documind.contracts import ClassifyDocument, RefreshPayload
+from documind.contracts import ClassifyDocument, FinishEnrichment, RefreshPayload
 from documind.db.engine import transaction
 from documind.db.models import Chunk, Document, DocumentStatus
 from documind.embedding import Encoder
@@ -79,7 +79,7 @@ class DocumentClassifier:
         doc_id, gen = work.document_id, work.generation
         with rt.sessions() as s:
             doc = _completed(s, doc_id, gen)
-            tenant = doc.tenant
+            tenant, lane = doc.tenant, doc.lane
             rows = s.execute(
                 select(Chunk.idx, Chunk.text, Chunk.embedding)
                 .where(
@@ -101,6 +101,10 @@ class DocumentClassifier:
         )
         self._store(doc_id, gen, result)
         rt.bus.send(RefreshPayload(document_id=doc_id, generation=gen, tenant=tenant))
+        if rt.settings.enrichment_enabled:
+            # The document's confidence counts the classifier margin (embed README): figure it
+            # again now that the margin is stored (the review hand-off is not sent twice).
+            rt.bus.send(FinishEnrichment(document_id=doc_id, generation=gen, tenant=tenant, lane=lane))
         rt.metrics.stage_seconds.labels(SERVICE, "classify").observe(time.monotonic() - started)
         get_logger("documind.embed").info(
             "document classified", document_id=doc_id, labels=result.names, method=result.method

@@ -2,21 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import dramatiq
 
-from documind.contracts import ClassifyDocument, EmbedChunks
-from documind.embedding import shared_encoder
+from documind.contracts import ClassifyDocument, EmbedChunks, FinishEnrichment
+from documind.embedding import Encoder, shared_encoder
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
 from documind_embed.classifier import DocumentClassifier
 from documind_embed.embedder import ChunkEmbedder
+from documind_embed.enrichment import ChunkEnricher, finish_document
+from documind_embed.entities import EntityExtractor, load_spacy
+from documind_embed.quality import WordList
+from documind_embed.sentiment import SentimentAnalyzer, load_vader
 
 
 def register(runtime: Runtime) -> None:
+    st = runtime.settings
     encoder = shared_encoder(runtime)
-    declare(runtime, EmbedChunks, ChunkEmbedder(runtime, encoder).embed)
+    enricher = chunk_enricher(runtime, encoder) if st.enrichment_enabled else None
+    declare(runtime, EmbedChunks, ChunkEmbedder(runtime, encoder, enricher).embed)
     declare(runtime, ClassifyDocument, DocumentClassifier(runtime, encoder).classify_document)
+
+    def finish(work: FinishEnrichment) -> None:
+        if st.enrichment_enabled:
+            finish_document(runtime.sessions, runtime.bus, work, st.validation_threshold)
+
+    declare(runtime, FinishEnrichment, finish)
+
+
+def chunk_enricher(runtime: Runtime, encoder: Encoder) -> Callable[[], ChunkEnricher]:
+    """The enricher, built on first use and then shared by the process's threads: spaCy's
+    model (~50 MB), VADER's lexicon and the word lists load once per worker process."""
+    st = runtime.settings
+
+    def build() -> ChunkEnricher:
+        return ChunkEnricher(
+            EntityExtractor(load_spacy(), st.entity_phone_region),
+            SentimentAnalyzer(load_vader()),
+            WordList(),
+            encoder.max_tokens,
+        )
+
+    return lambda: runtime.resource("chunk-enricher", build)
 
 
 def setup() -> dramatiq.Broker:

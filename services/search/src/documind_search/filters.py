@@ -1,5 +1,5 @@
 """What a query may see, as one Qdrant filter: always the tenant, then any of document ids,
-MIME types, labels and a creation-date range (payload fields written by ``points.py``)."""
+MIME types, labels, entities and a creation-date range (payload fields written by ``points.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class SearchFilters:
     document_ids: tuple[str, ...] = ()
     mime_types: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()  # TYPE:value keys (documind.entity_keys)
     created_since: datetime | None = None  # inclusive
     created_until: datetime | None = None  # exclusive
 
@@ -36,6 +37,9 @@ class SearchFilters:
         if self.labels:
             # ``labels`` is a list on the point: any shared label matches.
             must.append(models.FieldCondition(key="labels", match=models.MatchAny(any=list(self.labels))))
+        if self.entities:
+            # ``entities`` is a list of keys on the point: any shared key matches.
+            must.append(models.FieldCondition(key="entities", match=models.MatchAny(any=list(self.entities))))
         if self.created_since or self.created_until:
             must.append(
                 models.FieldCondition(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
-from documind.contracts import ClassifyDocument, DeleteDocument, IndexChunks
+from documind.contracts import ClassifyDocument, DeleteDocument, FinishEnrichment, IndexChunks
 from documind.db.models import Chunk, Document, DocumentStatus, StageName, utcnow
 from documind.errors import Fenced, InconsistentChunks
 from documind.logging import get_logger
@@ -70,8 +70,15 @@ class Indexer:
             rt.metrics.time_to_searchable_seconds.observe((utcnow() - created_at).total_seconds())
             if rt.settings.classify_enabled:
                 # After the completing transaction, by the one call that completed it: the
-                # labels follow the document becoming searchable, never delay it.
+                # labels follow the document becoming searchable, never delay it. The
+                # classifier sends FinishEnrichment again once its margin is stored.
                 rt.bus.send(ClassifyDocument(document_id=doc_id, generation=gen, tenant=tenant))
+            if rt.settings.enrichment_enabled:
+                # After the completing transaction: the embed service aggregates the document's
+                # enrichment and hands low-confidence chunks to validation (embed README).
+                rt.bus.send(FinishEnrichment(
+                    document_id=doc_id, generation=gen, lane=work.lane, tenant=tenant,
+                ))
         return len(points)
 
     def _finish(self, doc_id: str, gen: int, total: int, *, may_have_older: bool) -> bool:

@@ -79,6 +79,7 @@ class QueryService:
             document_ids=tuple(opts.document_ids or ()),
             mime_types=tuple(opts.mime_types or ()),
             labels=tuple(opts.labels or ()),
+            entities=tuple(opts.entities or ()),
             created_since=opts.created_since,
             created_until=opts.created_until,
         )

@@ -31,6 +31,7 @@ PAYLOAD_INDEXES: tuple[tuple[str, models.PayloadSchemaType], ...] = (
     ("generation", models.PayloadSchemaType.INTEGER),
     ("mime_type", models.PayloadSchemaType.KEYWORD),
     ("labels", models.PayloadSchemaType.KEYWORD),
+    ("entities", models.PayloadSchemaType.KEYWORD),
     ("created_at", models.PayloadSchemaType.DATETIME),
 )
 

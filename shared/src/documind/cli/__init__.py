@@ -9,9 +9,9 @@ Exit codes: 0 success; 1 error (one line on stderr); 2 usage error; 3 some docum
 
 One module per command group: ``documents`` (ingest, status, delete, rendition, cancel),
 ``search`` (search, analytics), ``index`` (index check/repair/reindex/optimize),
-``labels`` (the classification taxonomy), ``operations`` (recover, dead-letters, worker,
-migrate), ``serve`` (the long-lived embedded worker other commands talk to); ``common`` holds
-what they share.
+``labels`` (the classification taxonomy), ``show`` (a document's AI-processing results),
+``operations`` (recover, dead-letters, worker, migrate), ``serve`` (the long-lived embedded
+worker other commands talk to); ``common`` holds what they share.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from documind.cli.labels import labels
 from documind.cli.operations import dead_letters, migrate, recover, worker
 from documind.cli.search import analytics, search
 from documind.cli.serve import serve
+from documind.cli.show import show
 from documind.errors import DocumindError
 
 
@@ -38,7 +39,7 @@ def main() -> None:
 
 
 # One module per command group; the order here is the order of `documind --help`.
-for command in (ingest, status, search, rendition, delete, cancel, recover, dead_letters, analytics, index,
+for command in (ingest, status, show, search, rendition, delete, cancel, recover, dead_letters, analytics, index,
                 labels, serve, worker, migrate):
     main.add_command(command)
 

@@ -14,6 +14,9 @@ import click
 
 EXIT_ERROR = 1
 EXIT_DOCUMENTS_FAILED = 3
+# How long an embedded command waits, after its documents are final, for the work that
+# follows completion (enrichment summary, validation hand-off) before stopping its workers.
+EMBEDDED_DRAIN_S = 60.0
 
 
 class CliError(click.ClickException):
@@ -68,6 +71,7 @@ def open_runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
     # The CLI's stdout is for results; workers' logs go to stderr, quiet unless they warn.
     configure_logging(os.environ.get("DOCUMIND_CLI_LOG_LEVEL", "WARNING"), settings.log_json)
     workers = None
+    drain_s = 0.0
     try:
         if embedded_work and server is None:
             from documind.embedded import EmbeddedWorkers
@@ -77,9 +81,10 @@ def open_runtime(with_workers: bool, recover: bool = False) -> Iterator[Any]:
         # With a server, it re-drove the folder's unfinished documents when it started.
         runtime.recovered = workers.recovered if workers else []  # type: ignore[attr-defined]
         yield runtime
+        drain_s = EMBEDDED_DRAIN_S  # a normal end: let follow-up work finish (not on Ctrl-C or errors)
     finally:
         if workers is not None:
-            workers.stop()
+            workers.stop(drain_s)
         runtime.close()
 
 

@@ -42,6 +42,9 @@ BATCH_MESSAGE_QUERIES = 16
 @click.option("--document", "document_ids", multiple=True, help="restrict to these document ids")
 @click.option("--mime", "mime_types", multiple=True, help="restrict to these MIME types")
 @click.option("--label", "labels", multiple=True, help="restrict to documents with any of these labels")
+@click.option("--entity", "entities", multiple=True,
+              help="restrict to chunks with any of these entities, TYPE:VALUE (e.g. PERSON:'Iwan Roberts', "
+                   "EMAIL:a@b.org, PHONE:+442079460958); types: PERSON ORG PLACE DATE MONEY EMAIL PHONE URL IBAN")
 @click.option("--since", callback=_when, help="documents created at or after (ISO date/time, UTC if no zone)")
 @click.option("--until", callback=_when, help="documents created before (ISO date/time, UTC if no zone)")
 @click.option("--timeout", default=120.0, type=click.FloatRange(min=0, min_open=True), show_default=True,
@@ -51,17 +54,22 @@ BATCH_MESSAGE_QUERIES = 16
 def search(
     query: str | None, queries_file: Path | None, top_k: int, mode: str | None, tenant: str | None,
     document_ids: tuple[str, ...], mime_types: tuple[str, ...], labels: tuple[str, ...],
-    since: Any, until: Any, timeout: float, as_json: bool,
+    entities: tuple[str, ...], since: Any, until: Any, timeout: float, as_json: bool,
 ) -> None:
     """Search the indexed chunks: QUERY, or every query of --queries FILE."""
     from pydantic import ValidationError
 
     from documind.contracts import SearchBatch, SearchQuery
+    from documind.entity_keys import InvalidEntityFilter, parse_entity_filter
     from documind.query_file import QueryFileError, read_query_file
 
     if (query is None) == (queries_file is None):
         raise click.UsageError("give either QUERY or --queries FILE")
     tenant = resolve_tenant(tenant)
+    try:
+        entity_keys = [parse_entity_filter(e) for e in entities] or None
+    except InvalidEntityFilter as exc:
+        raise click.BadParameter(str(exc), param_hint="--entity") from None
     batch = None
     if queries_file is not None:
         try:
@@ -72,7 +80,7 @@ def search(
         options = dict(
             tenant=tenant, top_k=top_k, mode=mode,
             document_ids=list(document_ids) or None, mime_types=list(mime_types) or None,
-            labels=list(labels) or None, created_since=since, created_until=until,
+            labels=list(labels) or None, entities=entity_keys, created_since=since, created_until=until,
             model=cli_settings().embedding_model,
         )
         try:

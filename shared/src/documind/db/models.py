@@ -243,3 +243,56 @@ class LabelClassifier(Base):
     examples: Mapped[int] = mapped_column(Integer)
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     trained_at: Mapped[datetime] = mapped_column(default=utcnow)
+class ChunkEnrichment(Base):
+    """What the embed stage learned about one chunk besides its vector: sentiment, the quality
+    signals and the confidence they give (``documind_embed.quality``). Goes with the chunk."""
+
+    __tablename__ = "chunk_enrichment"
+
+    chunk_id: Mapped[str] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    idx: Mapped[int] = mapped_column(Integer)
+    sentiment: Mapped[float] = mapped_column(Float)  # VADER compound score, -1..1
+    sentiment_label: Mapped[str] = mapped_column(String(16))  # negative | neutral | positive
+    quality: Mapped[dict] = mapped_column(JSON, default=dict)  # signal name -> value in 0..1
+    confidence: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)  # signals that lowered it
+    enriched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChunkEntity(Base):
+    """One entity found in a chunk, with its character offsets in the chunk's text."""
+
+    __tablename__ = "chunk_entities"
+    __table_args__ = (Index("ix_chunk_entities_document_type_value", "document_id", "type", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chunk_id: Mapped[str] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    generation: Mapped[int] = mapped_column(Integer)
+    idx: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(16))  # documind.entity_keys.ENTITY_TYPES
+    text: Mapped[str] = mapped_column(String(512))  # as written in the chunk
+    value: Mapped[str] = mapped_column(String(256))  # normal form (documind.entity_keys)
+    start: Mapped[int] = mapped_column(Integer)  # text == chunk.text[start:end]
+    end: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32))  # the library that found it
+
+
+class DocumentEnrichment(Base):
+    """The document's figures, aggregated from its chunks when it became searchable, and
+    whether its low-confidence chunks were handed to the validate service (once per generation)."""
+
+    __tablename__ = "document_enrichment"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    sentiment: Mapped[float] = mapped_column(Float)
+    sentiment_label: Mapped[str] = mapped_column(String(16))
+    quality: Mapped[dict] = mapped_column(JSON, default=dict)
+    confidence: Mapped[float] = mapped_column(Float)
+    low_confidence_chunks: Mapped[int] = mapped_column(Integer, default=0)
+    entity_counts: Mapped[dict] = mapped_column(JSON, default=dict)  # type -> distinct values
+    review_sent_at: Mapped[datetime | None]
+    enriched_at: Mapped[datetime] = mapped_column(default=utcnow)

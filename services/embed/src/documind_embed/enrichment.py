@@ -1,0 +1,167 @@
+"""Enrichment of chunks in the embed stage (entities, sentiment, quality and confidence) and
+the document's figures once it is searchable.
+
+Per chunk range it runs beside the encoder, before indexing, so the entities can go onto the
+index points (``documind search --entity``). The document-level part (``finish_document``) runs
+on ``embed.finish_enrichment``, which the search service sends when the document completed: it
+aggregates the chunks into the document's sentiment, quality and confidence and sends the
+chunks below ``DOCUMIND_VALIDATION_THRESHOLD`` to the validate service (``ReviewChunks``) once
+per document generation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from documind.bus import Bus
+from documind.contracts import FinishEnrichment, LowConfidenceChunk, ReviewChunks
+from documind.db.engine import SessionFactory, transaction
+from documind.db.models import (
+    Chunk, ChunkEnrichment, ChunkEntity, Document, DocumentEnrichment, DocumentStatus, utcnow,
+)
+from documind.errors import Fenced
+from documind.logging import get_logger
+
+from documind_embed.entities import Entity, EntityExtractor
+from documind_embed.quality import Assessment, WordList, assess, detect_language, document_assessment
+from documind_embed.sentiment import Sentiment, SentimentAnalyzer, document_sentiment
+
+MAX_REVIEW_CHUNKS = 10_000  # ReviewChunks' limit: the lowest first beyond it
+
+
+@dataclass(frozen=True)
+class ChunkText:
+    chunk_id: str
+    idx: int
+    text: str
+    token_count: int | None
+
+
+@dataclass(frozen=True)
+class ChunkFindings:
+    chunk: ChunkText
+    entities: list[Entity]
+    sentiment: Sentiment
+    assessment: Assessment
+
+
+@dataclass
+class ChunkEnricher:
+    """Pure computation (no database): what one batch of chunk texts holds."""
+
+    entities: EntityExtractor
+    sentiment: SentimentAnalyzer
+    words: WordList
+    max_tokens: int | None  # the embedding model's sequence limit (truncation signal)
+
+    def enrich(self, chunks: Sequence[ChunkText]) -> list[ChunkFindings]:
+        analyzed = self.entities.analyze_many([c.text for c in chunks])
+        out = []
+        for chunk, (entities, words) in zip(chunks, analyzed):
+            language, prob = detect_language(chunk.text or "")
+            assessment = assess(
+                chunk.text or "", words, self.words.known_in(language), prob, chunk.token_count, self.max_tokens
+            )
+            out.append(ChunkFindings(chunk, entities, self.sentiment.score(chunk.text or ""), assessment))
+        return out
+
+
+def store_findings(s: Session, document_id: str, generation: int, findings: Sequence[ChunkFindings]) -> None:
+    """Replace what is stored for these chunks (a redelivered range writes the same again)."""
+    ids = [f.chunk.chunk_id for f in findings]
+    if not ids:
+        return
+    s.execute(delete(ChunkEntity).where(ChunkEntity.chunk_id.in_(ids)))
+    s.execute(delete(ChunkEnrichment).where(ChunkEnrichment.chunk_id.in_(ids)))
+    now = utcnow()
+    s.add_all(
+        ChunkEnrichment(
+            chunk_id=f.chunk.chunk_id, document_id=document_id, generation=generation, idx=f.chunk.idx,
+            sentiment=round(f.sentiment.compound, 4), sentiment_label=f.sentiment.label,
+            quality=f.assessment.signals, confidence=f.assessment.confidence, reasons=f.assessment.reasons,
+            enriched_at=now,
+        )
+        for f in findings
+    )
+    s.add_all(
+        ChunkEntity(
+            chunk_id=f.chunk.chunk_id, document_id=document_id, generation=generation, idx=f.chunk.idx,
+            type=e.type, text=e.text, value=e.value, start=e.start, end=e.end, source=e.source,
+        )
+        for f in findings
+        for e in f.entities
+    )
+
+
+def finish_document(
+    sessions: SessionFactory, bus: Bus, work: FinishEnrichment, threshold: float
+) -> dict[str, Any] | None:
+    """Aggregate a completed document generation's chunks; hand its low-confidence chunks to
+    the validate service once per generation. The message is sent inside the transaction that
+    records it as sent (under the document's row lock): a crash between the two re-sends it on
+    redelivery (at least once; the validate side dedupes), never loses it. Returns the figures,
+    or None when the generation has no enriched chunks (enrichment was off)."""
+    doc_id, gen = work.document_id, work.generation
+    with transaction(sessions) as s:
+        doc = s.scalar(select(Document).where(Document.id == doc_id).with_for_update())
+        if doc is None or doc.generation != gen or doc.status is not DocumentStatus.COMPLETED:
+            state = "missing" if doc is None else f"{doc.status.value} at generation {doc.generation}"
+            raise Fenced(f"document {doc_id} generation {gen} is not completed ({state}): nothing to finish")
+        rows = s.execute(
+            select(ChunkEnrichment, func.length(Chunk.text))
+            .join(Chunk, Chunk.id == ChunkEnrichment.chunk_id)
+            .where(ChunkEnrichment.document_id == doc_id, ChunkEnrichment.generation == gen)
+            .order_by(ChunkEnrichment.idx)
+        ).all()
+        if not rows:
+            return None
+        counts: dict[str, int] = defaultdict(int)
+        for kind, n in s.execute(
+            select(ChunkEntity.type, func.count(func.distinct(ChunkEntity.value)))
+            .where(ChunkEntity.document_id == doc_id, ChunkEntity.generation == gen)
+            .group_by(ChunkEntity.type)
+        ):
+            counts[kind] = int(n)
+        sentiment = document_sentiment([(e.sentiment, int(n or 0)) for e, n in rows])
+        quality = document_assessment([(e.quality, e.confidence, int(n or 0)) for e, n in rows], classifier_margin(doc))
+        low = sorted((e for e, _ in rows if e.confidence < threshold), key=lambda e: (e.confidence, e.idx))
+        record = s.get(DocumentEnrichment, doc_id)
+        if record is None:
+            record = DocumentEnrichment(document_id=doc_id, generation=gen)
+            s.add(record)
+        elif record.generation != gen:
+            record.generation, record.review_sent_at = gen, None  # a new generation is reviewed anew
+        record.sentiment, record.sentiment_label = sentiment.compound, sentiment.label
+        record.quality = {**quality.signals, "reasons": quality.reasons}
+        record.confidence = quality.confidence
+        record.low_confidence_chunks = len(low)
+        record.entity_counts = dict(counts)
+        record.enriched_at = utcnow()
+        sent = False
+        if low and record.review_sent_at is None:
+            bus.send(ReviewChunks(
+                document_id=doc_id, tenant=doc.tenant, generation=gen, lane=doc.lane,
+                document_confidence=quality.confidence,
+                chunks=[
+                    LowConfidenceChunk(idx=e.idx, confidence=e.confidence, reasons=list(e.reasons)[:32])
+                    for e in low[:MAX_REVIEW_CHUNKS]
+                ],
+            ))
+            record.review_sent_at = utcnow()
+            sent = True
+    get_logger("documind.embed").info(
+        "document enriched", document_id=doc_id, confidence=quality.confidence, low_confidence_chunks=len(low),
+        review_sent=sent,
+    )
+    return {"confidence": quality.confidence, "low_confidence_chunks": len(low), "review_sent": sent}
+
+
+def classifier_margin(doc: Document) -> float | None:
+    """``metadata["classification"]["margin"]`` when classification left one (a number)."""
+    raw = ((doc.metadata_ or {}).get("classification") or {})
+    margin = raw.get("margin") if isinstance(raw, dict) else None
+    return float(margin) if isinstance(margin, (int, float)) and not isinstance(margin, bool) else None

@@ -1,0 +1,92 @@
+"""finish_document: the document's figures from its chunks, and the ReviewChunks hand-off
+sent exactly once per document generation however often the completion is redelivered."""
+
+from __future__ import annotations
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+from documind.bus import Bus
+from documind.contracts import FinishEnrichment, Queues, ReviewChunks
+from documind.db.engine import SessionFactory, transaction
+from documind.db.models import Chunk, ChunkEnrichment, ChunkEntity, DocumentEnrichment
+from documind.errors import Fenced
+from documind.status import StatusStore, Upload
+
+from documind_embed.enrichment import finish_document
+
+SHA = "e" * 64
+
+
+@pytest.fixture
+def broker() -> StubBroker:
+    b = StubBroker()
+    b.declare_queue(Queues.VALIDATE)
+    return b
+
+
+def make_document(sessions: SessionFactory, confidences: list[float]) -> tuple[StatusStore, str]:
+    store = StatusStore(sessions)
+    reg = store.register(Upload("acme", "a.txt", SHA, 10, f"acme/{SHA}"))
+    with transaction(sessions) as s:
+        for i, conf in enumerate(confidences):
+            s.add(Chunk(id=f"c{i}", document_id=reg.document_id, idx=i, generation=1, text="x" * 100, token_count=30))
+            s.flush()
+            s.add(ChunkEnrichment(
+                chunk_id=f"c{i}", document_id=reg.document_id, generation=1, idx=i, sentiment=0.5,
+                sentiment_label="positive", quality={"dictionary": conf, "junk": 1.0}, confidence=conf,
+                reasons=[] if conf >= 0.8 else [f"dictionary={conf:.2f}"],
+            ))
+            s.add(ChunkEntity(chunk_id=f"c{i}", document_id=reg.document_id, generation=1, idx=i, type="PERSON",
+                              text="Ann", value="ann", start=0, end=3, source="spacy"))
+    return store, reg.document_id
+
+
+def review_messages(broker: StubBroker) -> list[ReviewChunks]:
+    q = broker.queues[Queues.VALIDATE]
+    return [ReviewChunks.parse(m.args[0]) for m in _drain(q)]
+
+
+def _drain(q):  # noqa: ANN001, ANN202
+    import dramatiq
+
+    out = []
+    while not q.empty():
+        out.append(dramatiq.Message.decode(q.get()))
+    return out
+
+
+def test_low_confidence_chunks_go_to_review_once(sessions: SessionFactory, broker: StubBroker) -> None:
+    store, doc_id = make_document(sessions, [0.95, 0.4, 0.7])
+    store.complete(doc_id, 1)
+    work = FinishEnrichment(document_id=doc_id, generation=1, tenant="acme")
+    first = finish_document(sessions, Bus(broker), work, threshold=0.8)
+    again = finish_document(sessions, Bus(broker), work, threshold=0.8)  # a redelivered completion
+    assert first == {"confidence": pytest.approx((0.95 + 0.4 + 0.7) / 3, abs=1e-3), "low_confidence_chunks": 2,
+                     "review_sent": True}
+    assert again["review_sent"] is False
+    [msg] = review_messages(broker)
+    assert msg.document_id == doc_id and msg.generation == 1 and msg.tenant == "acme"
+    assert [(c.idx, c.confidence) for c in msg.chunks] == [(1, 0.4), (2, 0.7)]  # lowest first
+    assert msg.chunks[0].reasons == ["dictionary=0.40"]
+    with sessions() as s:
+        record = s.get(DocumentEnrichment, doc_id)
+        assert record.entity_counts == {"PERSON": 1} and record.low_confidence_chunks == 2
+        assert record.review_sent_at is not None and record.sentiment_label == "positive"
+
+
+def test_confident_document_sends_nothing(sessions: SessionFactory, broker: StubBroker) -> None:
+    store, doc_id = make_document(sessions, [0.9, 0.99])
+    store.complete(doc_id, 1)
+    out = finish_document(sessions, Bus(broker), FinishEnrichment(document_id=doc_id, generation=1), 0.8)
+    assert out["review_sent"] is False and review_messages(broker) == []
+
+
+def test_not_completed_or_superseded_is_fenced(sessions: SessionFactory, broker: StubBroker) -> None:
+    store, doc_id = make_document(sessions, [0.1])
+    with pytest.raises(Fenced):
+        finish_document(sessions, Bus(broker), FinishEnrichment(document_id=doc_id, generation=1), 0.8)
+    store.complete(doc_id, 1)
+    with pytest.raises(Fenced):
+        finish_document(sessions, Bus(broker), FinishEnrichment(document_id=doc_id, generation=2), 0.8)
+    assert review_messages(broker) == []
