@@ -17,7 +17,10 @@ EXPECTED = {
         "search.check_index", "search.reindex", "search.optimize_index",
     },
     "validate": set(),
-    "maintenance": {"maintenance.watchdog", "maintenance.prune_query_log"},
+    "maintenance": {
+        "maintenance.watchdog", "maintenance.prune_query_log", "maintenance.index_check", "maintenance.cleanup",
+        "maintenance.sweep_search_cache",
+    },
 }
 
 

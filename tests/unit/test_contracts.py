@@ -20,6 +20,9 @@ from documind.contracts import (
     ProcessDocument,
     Queues,
     PruneQueryLog,
+    RunCleanup,
+    RunIndexCheck,
+    SweepSearchCache,
     ReindexCollection,
     RunWatchdog,
     SearchBatch,
@@ -46,6 +49,9 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     OptimizeIndex: {"quantization": "scalar"},
     RunWatchdog: {"stale_after_s": 12.5},
     PruneQueryLog: {"retention_days": 7},
+    RunIndexCheck: {},
+    RunCleanup: {"dry_run": True},
+    SweepSearchCache: {},
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

@@ -48,6 +48,9 @@ _SAMPLES = {
     "search.optimize_index": {"quantization": "scalar"},
     "maintenance.watchdog": {"stale_after_s": 600.0},
     "maintenance.prune_query_log": {"retention_days": 30},
+    "maintenance.index_check": {},
+    "maintenance.cleanup": {"dry_run": True},
+    "maintenance.sweep_search_cache": {},
 }
 for _c in ALL_CONTRACTS:
     VALID[_c] = {"v": 1, **_SAMPLES[_c.ACTOR]}
