@@ -26,11 +26,13 @@ from documind.logging import get_logger
 
 
 def tick_of(scheduled_at: str) -> datetime:
-    """periodiq's ``scheduled_at`` (pendulum ISO text, with offset) as naive UTC seconds."""
+    """periodiq's ``scheduled_at`` (pendulum ISO text, with offset) as naive UTC, floored to
+    the minute: cron's resolution. Two schedulers wake a moment apart (each sends its start-up
+    tick at its own second), yet name the same tick."""
     at = datetime.fromisoformat(scheduled_at)
     if at.tzinfo is not None:
         at = at.astimezone(timezone.utc).replace(tzinfo=None)
-    return at.replace(microsecond=0)
+    return at.replace(second=0, microsecond=0)
 
 
 @dataclass
