@@ -120,6 +120,9 @@ class Settings(BaseSettings):
         description="a deleted document's rows (chunks, stages, page ranges, then the document) are removed by "
         "cleanup this long after its deletion, once its index points are confirmed gone; 0 keeps them",
     )
+    scheduled_run_retention_days: int = Field(
+        30, ge=0, description="finished scheduled_runs rows older than this are removed by cleanup; 0 keeps them"
+    )
     cleanup_batch_rows: int = Field(1000, ge=1, le=100_000, description="rows deleted per cleanup transaction")
     orphan_grace_s: float = Field(
         3600.0, ge=0, description="stored files younger than this are never removed by cleanup (uploads in flight)"

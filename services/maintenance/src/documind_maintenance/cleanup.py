@@ -31,11 +31,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, tuple_
 
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import (
-    Chunk, DeadLetter, Document, DocumentStatus, PageRangeResult, QueryLogEntry, Stage, utcnow,
+    Chunk, DeadLetter, Document, DocumentStatus, PageRangeResult, QueryLogEntry, ScheduledRun, Stage, utcnow,
 )
 from documind.logging import get_logger
 from documind.renditions import recorded_keys
@@ -57,6 +57,10 @@ class RetentionRule:
 RETENTION_RULES: list[RetentionRule] = [
     RetentionRule("query_log", QueryLogEntry, QueryLogEntry.created_at, lambda st: st.query_log_retention_days),
     RetentionRule("dead_letters", DeadLetter, DeadLetter.created_at, lambda st: st.dead_letter_retention_days),
+    # One row per job and tick (a watchdog every minute: half a million a year); unfinished
+    # ones stay, as the record of a run that died.
+    RetentionRule("scheduled_runs", ScheduledRun, ScheduledRun.started_at, lambda st: st.scheduled_run_retention_days,
+                  where=lambda: ScheduledRun.finished_at.is_not(None)),
 ]
 
 
@@ -111,18 +115,19 @@ class Cleanup:
         cond = rule.age_column < utcnow() - timedelta(days=days)
         if rule.where is not None:
             cond = cond & rule.where()
-        pk = next(iter(rule.model.__table__.primary_key.columns))
         if dry_run:
             with self.sessions() as s:
                 return int(s.scalar(select(func.count()).select_from(rule.model).where(cond)) or 0)
+        # The whole primary key (scheduled_runs' is (job, tick)): a batch is exactly its rows.
+        pk = tuple_(*rule.model.__table__.primary_key.columns)
         removed = 0
         while True:
             with transaction(self.sessions) as s:
-                ids = list(s.scalars(select(pk).where(cond).limit(self.batch)))
-                if not ids:
+                keys = [tuple(r) for r in s.execute(select(*pk.clauses).where(cond).limit(self.batch))]
+                if not keys:
                     return removed
-                s.execute(delete(rule.model).where(pk.in_(ids)))
-            removed += len(ids)
+                s.execute(delete(rule.model).where(pk.in_(keys)))
+            removed += len(keys)
 
     def _deleted_documents(self, dry_run: bool) -> int:
         days = self.settings.deleted_document_retention_days
