@@ -19,7 +19,7 @@ EXPECTED = {
     "validate": set(),
     "maintenance": {
         "maintenance.watchdog", "maintenance.prune_query_log", "maintenance.index_check", "maintenance.cleanup",
-        "maintenance.sweep_search_cache",
+        "maintenance.sweep_search_cache", "maintenance.backup",
     },
 }
 

@@ -20,6 +20,7 @@ from documind.contracts import (
     ProcessDocument,
     Queues,
     PruneQueryLog,
+    RunBackup,
     RunCleanup,
     RunIndexCheck,
     SweepSearchCache,
@@ -52,6 +53,7 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     RunIndexCheck: {},
     RunCleanup: {"dry_run": True},
     SweepSearchCache: {},
+    RunBackup: {},
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

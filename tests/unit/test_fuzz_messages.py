@@ -51,6 +51,7 @@ _SAMPLES = {
     "maintenance.index_check": {},
     "maintenance.cleanup": {"dry_run": True},
     "maintenance.sweep_search_cache": {},
+    "maintenance.backup": {},
 }
 for _c in ALL_CONTRACTS:
     VALID[_c] = {"v": 1, **_SAMPLES[_c.ACTOR]}

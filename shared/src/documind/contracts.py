@@ -275,6 +275,13 @@ class RunCleanup(Contract):
     dry_run: bool = False
 
 
+class RunBackup(Contract):
+    """A backup into DOCUMIND_BACKUP_DIR (the scheduled backup; maintenance)."""
+
+    QUEUE = Queues.MAINTENANCE
+    ACTOR = "maintenance.backup"
+
+
 class SweepSearchCache(Contract):
     QUEUE = Queues.MAINTENANCE
     ACTOR = "maintenance.sweep_search_cache"
@@ -325,6 +332,7 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     RunIndexCheck,
     RunCleanup,
     SweepSearchCache,
+    RunBackup,
     ReviewChunks,
 )
 

@@ -133,6 +133,13 @@ class Settings(BaseSettings):
     schedule_cleanup: str = Field("23 4 * * *", description="cron of database and file cleanup ('' = never)")
     schedule_cache_sweep: str = Field("*/15 * * * *", description="cron of the search-cache sweep ('' = never)")
 
+    backup_dir: Path | None = Field(None, description="where `documind backup` writes; default data_dir/backups")
+    backup_keep: int = Field(7, ge=0, description="backups kept in the backup folder, newest first (0 = keep all)")
+    backup_timeout_s: float = Field(3600.0, gt=0, description="pg_dump / pg_restore / Qdrant snapshot time limit")
+    schedule_backup: str = Field(
+        "", description="cron of the scheduled backup into DOCUMIND_BACKUP_DIR ('' = never: choose where first)"
+    )
+
     # 20 retries backing off from 1 s to 60 s last about 8 to 15 minutes: a restart of Redis,
     # Postgres or Qdrant costs latency, never a document.
     max_retries: int = Field(20, ge=0, description="retries of transient errors, with backoff")
@@ -205,6 +212,10 @@ class Settings(BaseSettings):
     @property
     def effective_storage_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "files"
+
+    @property
+    def effective_backup_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to log: every secret (URLs may carry passwords) masked."""

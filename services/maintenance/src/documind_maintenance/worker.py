@@ -9,12 +9,13 @@ from __future__ import annotations
 import dramatiq
 
 from documind.contracts import (
-    CheckIndex, PruneQueryLog, RunCleanup, RunIndexCheck, RunWatchdog, SweepSearchCache,
+    CheckIndex, PruneQueryLog, RunBackup, RunCleanup, RunIndexCheck, RunWatchdog, SweepSearchCache,
 )
 from documind.locks import build_job_lock
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
+from documind_maintenance.backup import Backups
 from documind_maintenance.cache import build_janitor
 from documind_maintenance.cleanup import Cleanup
 from documind_maintenance.retention import QueryLogRetention
@@ -44,6 +45,9 @@ def register(runtime: Runtime) -> None:
     janitor = build_janitor(st, runtime.versions)
     declare(runtime, SweepSearchCache, lambda _work: janitor.sweep(), store_results=True,
             **periodic_option(st.schedule_cache_sweep))
+    backups = Backups(st)
+    declare(runtime, RunBackup, lambda _work: backups.backup(), store_results=True,
+            time_limit_s=st.backup_timeout_s * 3, **periodic_option(st.schedule_backup))
 
 
 def setup() -> dramatiq.Broker:

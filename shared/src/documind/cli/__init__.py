@@ -10,7 +10,7 @@ Exit codes: 0 success; 1 error (one line on stderr); 2 usage error; 3 some docum
 One module per command group: ``documents`` (ingest, status, delete, rendition, cancel),
 ``search`` (search, analytics), ``index`` (index check/repair/reindex/optimize),
 ``operations`` (recover, dead-letters, worker, migrate), ``maintenance`` (health, scheduler,
-collector, cleanup, cache); ``common`` holds what they share.
+collector, cleanup, cache, backup, restore); ``common`` holds what they share.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import click
 from documind.cli.common import EXIT_ERROR
 from documind.cli.documents import cancel, delete, ingest, rendition, status
 from documind.cli.index import index
-from documind.cli.maintenance import cache, cleanup, collector, health, scheduler
+from documind.cli.maintenance import backup, cache, cleanup, collector, health, restore, scheduler
 from documind.cli.operations import dead_letters, migrate, recover, worker
 from documind.cli.search import analytics, search
 from documind.errors import DocumindError
@@ -37,7 +37,7 @@ def main() -> None:
 
 # One module per command group; the order here is the order of `documind --help`.
 for command in (ingest, status, search, rendition, delete, cancel, recover, dead_letters, analytics, index,
-                worker, migrate, health, scheduler, collector, cleanup, cache):
+                worker, migrate, health, scheduler, collector, cleanup, cache, backup, restore):
     main.add_command(command)
 
 

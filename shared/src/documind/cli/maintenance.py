@@ -1,11 +1,12 @@
-"""Operating commands of the maintenance family: ``health``, ``collector`` (Prometheus) and
-``scheduler`` (periodiq). The collector and the scheduler live in the maintenance service,
+"""Operating commands of the maintenance family: ``health``, ``collector`` (Prometheus),
+``scheduler`` (periodiq), ``cleanup``, ``cache``, ``backup`` and ``restore``. The collector and the scheduler live in the maintenance service,
 imported only when the command runs (this package never needs a service to import)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,6 +21,15 @@ def _maintenance(module: str) -> Any:
         if exc.name and exc.name.startswith("documind_maintenance"):
             raise CliError("the maintenance service is not installed here (pip install documind-maintenance)") from None
         raise
+
+
+def _cli_logs(settings: Any) -> None:
+    """Results go to stdout; logs to stderr, quiet unless they warn (as every command)."""
+    import os
+
+    from documind.logging import configure_logging
+
+    configure_logging(os.environ.get("DOCUMIND_CLI_LOG_LEVEL", "WARNING"), settings.log_json)
 
 
 # ---- health --------------------------------------------------------------------------------
@@ -152,3 +162,57 @@ def cache_sweep(as_json: bool) -> None:
         print_json(outcome)
     else:
         click.echo(outcome.get("note") or f"scanned {outcome['scanned']} entries, removed {outcome['removed']}")
+
+
+# ---- backup / restore ----------------------------------------------------------------------
+@click.command()
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder to write into (default: DOCUMIND_BACKUP_DIR)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON only")
+def backup(dest: Path | None, as_json: bool) -> None:
+    """Write a backup (database, index, stored files, manifest with checksums) and keep only the
+    newest DOCUMIND_BACKUP_KEEP in the folder. Runs here: pg_dump, the file store and (local
+    mode) the Qdrant folder must be reachable from this machine."""
+    backups = _maintenance("backup")
+    settings = cli_settings()
+    _cli_logs(settings)
+    try:
+        outcome = backups.Backups(settings).backup(dest)
+    except backups.BackupError as exc:
+        raise CliError(str(exc)) from None
+    if as_json:
+        print_json(outcome)
+    else:
+        click.echo(f"backup written: {outcome['path']} ({outcome['files']} files, {outcome['bytes'] / 2**20:.1f} MiB)")
+        for old in outcome["rotated"]:
+            click.echo(f"removed old backup {old}")
+
+
+@click.command()
+@click.argument("backup_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print JSON only")
+def restore(backup_dir: Path, as_json: bool) -> None:
+    """Restore BACKUP_DIR into an empty installation (an empty database, file store and
+    index). Refuses a backup whose files do not match its checksums or whose schema revision
+    is not this release's. Stop the workers first."""
+    from documind.locks import DataFolderBusy, DataFolderLock
+    from documind.settings import RunMode
+
+    backups = _maintenance("backup")
+    settings = cli_settings()
+    _cli_logs(settings)
+    lock = DataFolderLock(settings.data_dir) if settings.mode is RunMode.EMBEDDED else None
+    try:
+        if lock is not None:
+            lock.acquire()  # no embedded process may write while the state comes back
+        outcome = backups.Backups(settings).restore(backup_dir)
+    except (backups.BackupError, DataFolderBusy) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        if lock is not None:
+            lock.release()
+    if as_json:
+        print_json(outcome)
+    else:
+        click.echo(f"restored {outcome['restored']}: schema {outcome['schema_revision']}, {outcome['files']} files, "
+                   f"collections {', '.join(outcome['collections']) or 'none'}")
