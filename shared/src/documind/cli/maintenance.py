@@ -40,7 +40,9 @@ def health(as_json: bool, no_model: bool) -> None:
     """Check the broker, the database and its schema, Qdrant, free space of the file store,
     the embedding model and the scheduler's last tick. Exit code 1 when any check fails."""
     from documind.health import all_checks, run_checks
+    from documind.runtime import enforce_offline
 
+    enforce_offline()  # the model check loads the model: offline, without progress bars
     settings = cli_settings()
     checks = run_checks(settings, all_checks(settings, model=not no_model))
     healthy = all(c.ok for c in checks)
