@@ -130,10 +130,9 @@ class SystemCollector(Collector):
 
 def build_collector(settings) -> SystemCollector:  # noqa: ANN001 - documind.settings.Settings
     """Its own engine and Redis client: the collector needs no broker, actors or models."""
+    from documind.contracts import Queues
     from documind.db.engine import build_engine, build_session_factory
     from documind.settings import RunMode
-
-    from documind.contracts import Queues
 
     sessions = build_session_factory(build_engine(settings.effective_database_url))
     queues = None
