@@ -26,12 +26,12 @@ demo: install ## embedded mode, no servers: ingest the example folder, then sear
 	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind search "animals that live on rocky shores" --top-k 3
 
 test: install ## everything: unit, integration (embedded + distributed), whole corpus incl. the large files
-	bash scripts/system-deps.sh
+	bash scripts/system-deps.sh --test
 	bash scripts/services.sh
 	$(PY) -m pytest tests -p no:cacheprovider
 
 test-quick: install ## as `make test` but skips the four largest corpus files
-	bash scripts/system-deps.sh
+	bash scripts/system-deps.sh --test
 	bash scripts/services.sh
 	$(PY) -m pytest tests -m "not large" -p no:cacheprovider
 

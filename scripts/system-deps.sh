@@ -4,12 +4,17 @@
 # poppler (PDF pages to images), libmagic (type detection), LibreOffice (legacy
 # .doc/.ppt). Skips what exists. (epub/odt/rtf use pypandoc-binary's bundled pandoc.)
 #
+# --test (what `make test` and CI use): also Debian's prometheus package, for `promtool check
+# metrics` in the monitoring tests (the exporters' pages must be valid exposition format).
+#
 # --best-effort (what `make demo` uses): where the packages cannot be installed (not root, no
 # sudo, no apt), say what will not work and succeed anyway; the embedded mode then fails only
 # the documents that need a missing program, naming its package.
 set -euo pipefail
 best_effort=false
+with_test_tools=false
 [ "${1:-}" = "--best-effort" ] && best_effort=true
+[ "${1:-}" = "--test" ] && with_test_tools=true
 
 need=()
 command -v tesseract >/dev/null || need+=(tesseract-ocr)
@@ -20,6 +25,7 @@ for lang in ${langs//+/ }; do
 done
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v soffice >/dev/null || need+=(libreoffice-core libreoffice-writer libreoffice-impress libreoffice-calc)
+if $with_test_tools; then command -v promtool >/dev/null || need+=(prometheus); fi
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] || need+=(libmagic1)
 if [ ${#need[@]} -eq 0 ]; then echo "system packages present"; exit 0; fi
 

@@ -163,6 +163,9 @@ def base_env(root: Path) -> dict[str, str]:
         # Small page ranges, so multi-page PDFs in the tests really take the multi-range path.
         DOCUMIND_INGEST_PAGES_PER_RANGE="2",
         HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", DO_NOT_TRACK="true",
+        # Workers' probe servers off: concurrent stacks on one machine would contend for one
+        # port (tests/integration/test_monitoring.py and the unit tests exercise the probes).
+        DOCUMIND_HEALTH_PORT="0",
     )
     return env
 

@@ -18,7 +18,10 @@ EXPECTED = {
         "search.check_index", "search.reindex", "search.optimize_index", "search.refresh_payload",
     },
     "validate": set(),
-    "maintenance": {"maintenance.watchdog", "maintenance.prune_query_log"},
+    "maintenance": {
+        "maintenance.watchdog", "maintenance.prune_query_log", "maintenance.index_check", "maintenance.cleanup",
+        "maintenance.sweep_search_cache", "maintenance.backup",
+    },
 }
 
 

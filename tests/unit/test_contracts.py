@@ -23,6 +23,10 @@ from documind.contracts import (
     Queues,
     PruneQueryLog,
     RefreshPayload,
+    RunBackup,
+    RunCleanup,
+    RunIndexCheck,
+    SweepSearchCache,
     ReindexCollection,
     ReviewChunks,
     RunWatchdog,
@@ -57,6 +61,10 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
         "chunks": [{"idx": 3, "confidence": 0.41, "reasons": ["dictionary=0.35"]}],
     },
     FinishEnrichment: {"document_id": DOC, "generation": 2, "tenant": "acme"},
+    RunIndexCheck: {},
+    RunCleanup: {"dry_run": True},
+    SweepSearchCache: {},
+    RunBackup: {},
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

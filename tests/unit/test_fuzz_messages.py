@@ -53,6 +53,10 @@ _SAMPLES = {
     "validate.review_chunks": {"document_id": DOC, "generation": 1, "tenant": "acme", "lane": "bulk",
                                "document_confidence": 0.5, "chunks": [{"idx": 0, "confidence": 0.2, "reasons": ["x"]}]},
     "embed.finish_enrichment": {"document_id": DOC, "generation": 1, "tenant": "acme", "lane": "interactive"},
+    "maintenance.index_check": {},
+    "maintenance.cleanup": {"dry_run": True},
+    "maintenance.sweep_search_cache": {},
+    "maintenance.backup": {},
 }
 for _c in ALL_CONTRACTS:
     VALID[_c] = {"v": 1, **_SAMPLES[_c.ACTOR]}

@@ -333,6 +333,8 @@ def test_work_past_its_budget_fails_the_document_however_fresh_its_heartbeat(ses
     """A worker blocked on a hung child keeps beating: the heartbeat's own budget
     (DOCUMIND_MAX_STAGE_S) fails the document and stops beating."""
     store = StatusStore(sessions, max_work_s=0.3)
+    failed: list[int] = []
+    store.on_failed = lambda: failed.append(1)  # the runtime counts documents_finished{failed}
     reg = store.register(upload())
     store.begin_stage(reg.document_id, reg.generation, StageName.EXTRACT)
     with store.heartbeat(reg.document_id, StageName.EXTRACT, 0.05, reg.generation):
@@ -340,6 +342,7 @@ def test_work_past_its_budget_fails_the_document_however_fresh_its_heartbeat(ses
     doc = store.get(reg.document_id)
     assert doc.status is DocumentStatus.FAILED
     assert doc.error == "stage extract still running after 0.3 s (DOCUMIND_MAX_STAGE_S)"
+    assert failed == [1]  # counted once
 
 
 def test_the_budget_counts_from_the_work_not_from_the_stage(sessions: SessionFactory) -> None:

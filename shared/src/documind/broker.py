@@ -70,6 +70,11 @@ def build_middleware(
     ]
     if settings.mode is RunMode.DISTRIBUTED and settings.metrics_port:
         stack.append(_prometheus(settings))
+    if settings.mode is RunMode.DISTRIBUTED and settings.health_port:
+        from documind.health import readiness_checks
+        from documind.middleware.health import HealthServer
+
+        stack.append(HealthServer(settings.health_port, readiness_checks(settings), settings.liveness_stale_s))
     if settings.liveness_file is not None:
         stack.append(Liveness(settings.liveness_file))
     if settings.mode is RunMode.EMBEDDED:

@@ -268,6 +268,35 @@ class PruneQueryLog(Contract):
     retention_days: int | None = Field(None, ge=1, description="default: the setting")
 
 
+class RunIndexCheck(Contract):
+    """The scheduled index check: the maintenance worker sends ``CheckIndex(repair=True)`` to
+    the search service, which repairs only what it finds damaged."""
+
+    QUEUE = Queues.MAINTENANCE
+    ACTOR = "maintenance.index_check"
+
+
+class RunCleanup(Contract):
+    """Database rows past retention and stored files no live document uses (maintenance)."""
+
+    QUEUE = Queues.MAINTENANCE
+    ACTOR = "maintenance.cleanup"
+
+    dry_run: bool = False
+
+
+class RunBackup(Contract):
+    """A backup into DOCUMIND_BACKUP_DIR (the scheduled backup; maintenance)."""
+
+    QUEUE = Queues.MAINTENANCE
+    ACTOR = "maintenance.backup"
+
+
+class SweepSearchCache(Contract):
+    QUEUE = Queues.MAINTENANCE
+    ACTOR = "maintenance.sweep_search_cache"
+
+
 class LowConfidenceChunk(BaseModel):
     """One chunk a person should look at: its confidence and the signals that lowered it."""
 
@@ -342,6 +371,10 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     OptimizeIndex,
     RunWatchdog,
     PruneQueryLog,
+    RunIndexCheck,
+    RunCleanup,
+    SweepSearchCache,
+    RunBackup,
     ReviewChunks,
     ClassifyDocument,
     RefreshPayload,

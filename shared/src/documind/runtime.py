@@ -138,6 +138,7 @@ def _build_runtime(settings: Settings, migrate: bool | None, configure_logs: boo
         if status.fail(document_id, reason):
             metrics.documents_finished.labels("failed").inc()
 
+    status.on_failed = metrics.documents_finished.labels("failed").inc
     middleware = build_middleware(
         settings, sessions, results,
         on_exhausted=on_exhausted,

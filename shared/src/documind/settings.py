@@ -140,6 +140,34 @@ class Settings(BaseSettings):
         30, ge=0, description="query_log rows older than this are pruned; 0 keeps them forever"
     )
 
+    dead_letter_retention_days: int = Field(
+        90, ge=0, description="dead_letters rows older than this are removed by cleanup; 0 keeps them forever"
+    )
+    deleted_document_retention_days: int = Field(
+        7, ge=0,
+        description="a deleted document's rows (chunks, stages, page ranges, then the document) are removed by "
+        "cleanup this long after its deletion, once its index points are confirmed gone; 0 keeps them",
+    )
+    scheduled_run_retention_days: int = Field(
+        30, ge=0, description="finished scheduled_runs rows older than this are removed by cleanup; 0 keeps them"
+    )
+    cleanup_batch_rows: int = Field(1000, ge=1, le=100_000, description="rows deleted per cleanup transaction")
+    orphan_grace_s: float = Field(
+        3600.0, ge=0, description="stored files younger than this are never removed by cleanup (uploads in flight)"
+    )
+    temp_file_max_age_s: float = Field(
+        86_400.0, ge=0, description="temp files (.part-* in the store, documind-* temp folders) older than this go"
+    )
+    schedule_cleanup: str = Field("23 4 * * *", description="cron of database and file cleanup ('' = never)")
+    schedule_cache_sweep: str = Field("*/15 * * * *", description="cron of the search-cache sweep ('' = never)")
+
+    backup_dir: Path | None = Field(None, description="where `documind backup` writes; default data_dir/backups")
+    backup_keep: int = Field(7, ge=0, description="backups kept in the backup folder, newest first (0 = keep all)")
+    backup_timeout_s: float = Field(3600.0, gt=0, description="pg_dump / pg_restore / Qdrant snapshot time limit")
+    schedule_backup: str = Field(
+        "", description="cron of the scheduled backup into DOCUMIND_BACKUP_DIR ('' = never: choose where first)"
+    )
+
     # 20 retries backing off from 1 s to 60 s last about 8 to 15 minutes: a restart of Redis,
     # Postgres or Qdrant costs latency, never a document.
     max_retries: int = Field(20, ge=0, description="retries of transient errors, with backoff")
@@ -170,6 +198,25 @@ class Settings(BaseSettings):
     metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the exporter")
     metrics_dir: Path | None = Field(None, description="prometheus multiprocess dir")
     liveness_file: Path | None = Field(None, description="touched while the worker is alive")
+    health_port: int = Field(
+        8080, ge=0, le=65535,
+        description="distributed workers serve GET /livez and /readyz here (0 disables)",
+    )
+    liveness_stale_s: float = Field(
+        60.0, gt=0, description="/livez fails when a consumer thread has not polled its queue for this long",
+    )
+    collector_port: int = Field(9300, ge=1, le=65535, description="port of `documind collector` (Prometheus)")
+    health_min_free_bytes: int = Field(
+        1024**3, ge=0, description="`documind health` fails when the file store's disk has less free space",
+    )
+    scheduler_stale_after_s: float = Field(
+        180.0, gt=0, description="`documind health` fails when the scheduler's next tick is overdue by this long",
+    )
+    schedule_watchdog: str = Field("* * * * *", description="cron of the stuck-document watchdog ('' = never)")
+    schedule_query_log_prune: str = Field("17 * * * *", description="cron of the query-log prune ('' = never)")
+    schedule_index_check: str = Field(
+        "41 3 * * *", description="cron of the index check, which repairs when it finds damage ('' = never)"
+    )
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = True
 
@@ -193,6 +240,10 @@ class Settings(BaseSettings):
     @property
     def effective_storage_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "files"
+
+    @property
+    def effective_backup_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to log: every secret (URLs may carry passwords) masked."""

@@ -9,7 +9,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -122,6 +122,8 @@ class StatusStore:
         self.sessions = sessions
         # Longest one piece of heartbeat-covered work may run (DOCUMIND_MAX_STAGE_S): None = unbounded.
         self.max_work_s = max_work_s
+        # Called when the work budget fails a document (the runtime counts it in its metrics).
+        self.on_failed: Callable[[], None] | None = None
         # Bumped after each commit that can change what a tenant's search returns (a bump
         # before the commit would let a query cache the old state under the new version).
         self.versions: IndexVersions = versions if versions is not None else MemoryIndexVersions()
@@ -292,7 +294,8 @@ class StatusStore:
                 if budget is not None and time.monotonic() - began > budget:
                     reason = f"stage {name.value} still running after {budget:g} s (DOCUMIND_MAX_STAGE_S)"
                     try:
-                        self.fail(document_id, reason, generation=generation)
+                        if self.fail(document_id, reason, generation=generation) and self.on_failed is not None:
+                            self.on_failed()  # counted in documind_documents_finished_total{status="failed"}
                     except Exception:  # noqa: BLE001 - the watchdog sees the stale stage instead
                         pass
                     return

@@ -69,6 +69,9 @@ class LocalStorage:
     def put_file(self, key: str, source: Path) -> None:
         dest = self._path(key)
         if dest.exists():
+            # Stored before: mark it in use again, so a cleanup deciding about these bytes
+            # (their earlier document deleted) waits out its grace period before removing them.
+            os.utime(dest)
             return
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Copy to a temp name then rename: a crash never leaves a half-written object.

@@ -296,3 +296,17 @@ class DocumentEnrichment(Base):
     entity_counts: Mapped[dict] = mapped_column(JSON, default=dict)  # type -> distinct values
     review_sent_at: Mapped[datetime | None]
     enriched_at: Mapped[datetime] = mapped_column(default=utcnow)
+class ScheduledRun(Base):
+    """One run of a periodic job for one scheduled tick. The primary key is the lock: the
+    scheduler that inserts the row runs the job, a second scheduler (a rolling update briefly
+    runs two) finds the row taken and skips that tick."""
+
+    __tablename__ = "scheduled_runs"
+    __table_args__ = (Index("ix_scheduled_runs_job_started_at", "job", "started_at"),)
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tick: Mapped[datetime] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64))  # the message that runs it (its retries may too)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # sent | failed
