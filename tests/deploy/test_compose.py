@@ -107,3 +107,11 @@ def test_prometheus_scrapes_workers_collector_and_the_data_stores() -> None:
     assert set(names) == set(WORKERS)
     targets = {t for job in jobs.values() for sc in job.get("static_configs", []) for t in sc["targets"]}
     assert {"collector:9300", "qdrant:6333", "redis-exporter:9121", "postgres-exporter:9187"} <= targets
+
+
+def test_every_documind_container_builds_its_image() -> None:
+    """A service naming a local image without `build` would make `up` try to pull it."""
+    for name, svc in SERVICES.items():
+        if str(svc.get("image", "")).startswith("documind-"):
+            assert "build" in svc, name
+            assert svc["image"] == f"documind-{svc['build']['target']}", name
