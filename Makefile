@@ -25,13 +25,13 @@ demo: install ## embedded mode, no servers: ingest the example folder, then sear
 	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind search "how hot should the water be for coffee" --top-k 3
 	DOCUMIND_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/documind search "animals that live on rocky shores" --top-k 3
 
-test: install ## everything: unit, integration (embedded + distributed), whole corpus incl. the large files
-	bash scripts/system-deps.sh --test
+test: install ## everything: unit, integration (embedded + distributed), deploy files, whole corpus incl. the large files
+	bash scripts/system-deps.sh --validators
 	bash scripts/services.sh
 	$(PY) -m pytest tests -p no:cacheprovider
 
 test-quick: install ## as `make test` but skips the four largest corpus files
-	bash scripts/system-deps.sh --test
+	bash scripts/system-deps.sh --validators
 	bash scripts/services.sh
 	$(PY) -m pytest tests -m "not large" -p no:cacheprovider
 
@@ -50,8 +50,9 @@ chaos: install ## long chaos run (bench/chaos.py): own Redis + Postgres, kills, 
 	bash scripts/system-deps.sh
 	$(PY) -m bench.run --only chaos
 
-check-deploy: install ## validate docker-compose.yml offline
-	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+check-deploy: install ## validate the deploy files offline: Dockerfile, compose, Kubernetes overlays, Prometheus rules, Grafana dashboard
+	bash scripts/system-deps.sh --validators
+	$(PY) -m pytest tests/deploy -p no:cacheprovider
 
 clean:
 	rm -rf $(DEMO_DIR) .documind

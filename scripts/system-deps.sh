@@ -4,17 +4,23 @@
 # poppler (PDF pages to images), libmagic (type detection), LibreOffice (legacy
 # .doc/.ppt). Skips what exists. (epub/odt/rtf use pypandoc-binary's bundled pandoc.)
 #
-# --test (what `make test` and CI use): also Debian's prometheus package, for `promtool check
-# metrics` in the monitoring tests (the exporters' pages must be valid exposition format).
-#
 # --best-effort (what `make demo` uses): where the packages cannot be installed (not root, no
 # sudo, no apt), say what will not work and succeed anyway; the embedded mode then fails only
 # the documents that need a missing program, naming its package.
+#
+# --validators (what `make test`, `make check-deploy` and CI use): also promtool (Debian
+# package prometheus), which tests/deploy/ runs on the Prometheus configuration and alert
+# rules, and the monitoring tests on the workers' and the collector's metrics pages.
 set -euo pipefail
 best_effort=false
-with_test_tools=false
-[ "${1:-}" = "--best-effort" ] && best_effort=true
-[ "${1:-}" = "--test" ] && with_test_tools=true
+validators=false
+for arg in "$@"; do
+  case "$arg" in
+    --best-effort) best_effort=true ;;
+    --validators) validators=true ;;
+    *) echo "system-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 need=()
 command -v tesseract >/dev/null || need+=(tesseract-ocr)
@@ -25,7 +31,7 @@ for lang in ${langs//+/ }; do
 done
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v soffice >/dev/null || need+=(libreoffice-core libreoffice-writer libreoffice-impress libreoffice-calc)
-if $with_test_tools; then command -v promtool >/dev/null || need+=(prometheus); fi
+if $validators; then command -v promtool >/dev/null || need+=(prometheus); fi
 [ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libmagic.so.1 ] || need+=(libmagic1)
 if [ ${#need[@]} -eq 0 ]; then echo "system packages present"; exit 0; fi
 

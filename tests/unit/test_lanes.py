@@ -188,14 +188,20 @@ def test_the_watchdog_redrives_on_the_documents_lane(runtime: Runtime) -> None:
 
 
 def test_service_images_consume_both_lanes() -> None:
-    """Each Dockerfile's worker command lists exactly the queues `documind worker` uses."""
+    """Each image's worker command (deploy/docker/Dockerfile, one target per service) lists the
+    queues `documind worker` uses; the search image's query lane runs as the search-query
+    container (docker-compose.yml), so search's two commands together consume all three."""
     import json as _json
+
+    import yaml
+
+    from tests.deploy.test_images import last
 
     repo = Path(__file__).resolve().parents[2]
     for svc, queues in SERVICE_QUEUES.items():
-        cmd_line = next(
-            line for line in (repo / "services" / svc / "Dockerfile").read_text().splitlines()
-            if line.startswith("CMD [") and "dramatiq" in line
-        )
-        cmd = _json.loads(cmd_line[len("CMD "):])
-        assert cmd[cmd.index("--queues") + 1:] == queues, svc
+        cmd = _json.loads(last(svc, "CMD").args)
+        consumed = cmd[cmd.index("--queues") + 1:]
+        if svc == "search":
+            query = yaml.safe_load((repo / "docker-compose.yml").read_text())["services"]["search-query"]["command"]
+            consumed = consumed + query[query.index("--queues") + 1:]
+        assert sorted(consumed) == sorted(queues), svc
