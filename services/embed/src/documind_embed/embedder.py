@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from sqlalchemy import bindparam, func, select, update
@@ -23,11 +24,14 @@ SERVICE = "embed"
 class ChunkEmbedder:
     runtime: Runtime
     encoder: Encoder
+    # The active model version's encoder (``documind model activate``); None: ``encoder``.
+    active: Callable[[], Encoder] | None = None
 
     def embed(self, work: EmbedChunks) -> int:
         rt = self.runtime
         doc_id, gen = work.document_id, work.generation
-        model = self.encoder.model_name
+        encoder = self.active() if self.active is not None else self.encoder
+        model = encoder.model_name
         started = time.monotonic()
         rt.status.begin_stage(doc_id, gen, StageName.EMBED)
         with rt.sessions() as s:
@@ -46,7 +50,7 @@ class ChunkEmbedder:
         vectors = None
         if rows:
             with rt.status.heartbeat(doc_id, StageName.EMBED, rt.settings.heartbeat_interval_s, gen):
-                vectors = self.encoder.encode([text for _, text in rows])
+                vectors = encoder.encode([text for _, text in rows])
         self._store(doc_id, gen, [cid for cid, _ in rows], vectors, model)
         rt.metrics.stage_seconds.labels(SERVICE, "embed").observe(time.monotonic() - started)
         rt.metrics.chunks_processed.labels("embed").inc(len(rows))

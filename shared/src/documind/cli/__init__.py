@@ -9,6 +9,7 @@ Exit codes: 0 success; 1 error (one line on stderr); 2 usage error; 3 some docum
 
 One module per command group: ``documents`` (ingest, status, delete, rendition, cancel),
 ``search`` (search, analytics), ``index`` (index check/repair/reindex/optimize),
+``model`` (model train/list/activate/rollback),
 ``operations`` (recover, dead-letters, worker, migrate); ``common`` holds what they share.
 """
 
@@ -22,6 +23,7 @@ import click
 from documind.cli.common import EXIT_ERROR
 from documind.cli.documents import cancel, delete, ingest, rendition, status
 from documind.cli.index import index
+from documind.cli.model import model
 from documind.cli.operations import dead_letters, migrate, recover, worker
 from documind.cli.search import analytics, search
 from documind.errors import DocumindError
@@ -35,7 +37,7 @@ def main() -> None:
 
 # One module per command group; the order here is the order of `documind --help`.
 for command in (ingest, status, search, rendition, delete, cancel, recover, dead_letters, analytics, index,
-                worker, migrate):
+                model, worker, migrate):
     main.add_command(command)
 
 
