@@ -11,10 +11,10 @@ from documind.contracts import ALL_CONTRACTS, LANED_CONTRACTS
 EXPECTED = {
     # Document stages have a bulk-lane twin (contracts.Lane).
     "ingest": {"ingest.process_document", "ingest.process_document_bulk", "ingest.extract_pages", "ingest.extract_pages_bulk"},
-    "embed": {"embed.embed_chunks", "embed.embed_chunks_bulk"},
+    "embed": {"embed.embed_chunks", "embed.embed_chunks_bulk", "embed.train_model"},
     "search": {
         "search.index_chunks", "search.index_chunks_bulk", "search.delete_document", "search.query", "search.query_batch",
-        "search.check_index", "search.reindex", "search.optimize_index",
+        "search.check_index", "search.reindex", "search.optimize_index", "search.activate_model",
     },
     "validate": set(),
     "maintenance": {"maintenance.watchdog", "maintenance.prune_query_log"},

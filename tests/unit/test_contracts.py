@@ -21,6 +21,8 @@ from documind.contracts import (
     Queues,
     PruneQueryLog,
     ReindexCollection,
+    TrainModel,
+    ActivateModel,
     RunWatchdog,
     SearchBatch,
     SearchQuery,
@@ -44,6 +46,8 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     CheckIndex: {"tenant": "acme", "repair": True},
     ReindexCollection: {},
     OptimizeIndex: {"quantization": "scalar"},
+    TrainModel: {"version": 3},
+    ActivateModel: {"version": 1},
     RunWatchdog: {"stale_after_s": 12.5},
     PruneQueryLog: {"retention_days": 7},
 }
