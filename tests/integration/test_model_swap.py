@@ -78,7 +78,7 @@ def cls_pooled_model(storage_dir: Path, key: str) -> Path:
     return out
 
 
-def search(rt: Any, text: str, tenant: str, top_k: int = 3) -> dict:
+def search(rt: Any, text: str, tenant: str, top_k: int = 3) -> dict:  # dense: the model's own ranking
     from documind.contracts import SearchQuery
 
     return rt.bus.call(SearchQuery(query=text, tenant=tenant, top_k=top_k, mode="dense"), timeout_s=120)
@@ -170,6 +170,9 @@ def test_search_answers_throughout_a_model_swap_and_after_rollback(
         assert len(during) >= 2, f"only {len(during)} searches overlapped the swap ({outcome})"
         assert outcome["new_model"] == new_name and outcome["old_model"] == BASE and outcome["previous_version"] == 1
         assert outcome["points_reembedded"] >= 40 * 25
+        print(f"\nmodel swap ({stack.mode}): {outcome['points']} points re-embedded in {outcome['seconds']} s, "
+              f"{len(during)} searches answered meanwhile ({during.count(BASE)} by the old model), "
+              f"caught up {outcome['caught_up']}")
 
         # The late document completes and is found; afterwards everything answers with the new model.
         deadline = time.monotonic() + 300
@@ -201,10 +204,11 @@ def test_search_answers_throughout_a_model_swap_and_after_rollback(
         assert registry.rollback_target() == 1
         back = rt.bus.call(ActivateModel(version=1), timeout_s=900)
         assert back["new_model"] == BASE and back["previous_version"] == version
-        again = search(rt, QUERY, tenant)
+        again = search(rt, QUERY, tenant, top_k=4)
         assert again["model"] == BASE
-        assert [h["chunk_id"] for h in again["hits"]] == [h["chunk_id"] for h in before["hits"]]
-        assert [h["score"] for h in again["hits"]] == pytest.approx([h["score"] for h in before["hits"]], abs=1e-4)
+        kept = [h for h in again["hits"] if h["document_id"] != late_id][:3]  # the late document is new
+        assert [h["chunk_id"] for h in kept] == [h["chunk_id"] for h in before["hits"]]
+        assert [h["score"] for h in kept] == pytest.approx([h["score"] for h in before["hits"]], abs=1e-4)
         _target, model, points = live_points(stack, rt)
         assert model == BASE
         assert_vectors_are_of(points, Encoder(BASE))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from documind.db.models import Chunk, utcnow
 from documind.embedding import Encoder
@@ -26,7 +27,11 @@ class Reembedder:
         vectors = self.encoders(model).encode([c.text or "" for c in rows])
         now = utcnow()
         for c, vec in zip(rows, vectors):
-            c.embedding, c.embedding_model, c.embedded_at = vec.tobytes(), model, now
+            # As committed values: the caller's (read) session must not flush them itself, or
+            # it becomes a second writer (SQLite: "database is locked").
+            set_committed_value(c, "embedding", vec.tobytes())
+            set_committed_value(c, "embedding_model", model)
+            set_committed_value(c, "embedded_at", now)
         table = Chunk.__table__
         stmt = (
             update(table)
