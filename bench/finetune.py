@@ -60,18 +60,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pairs = train_pairs()
     tr, held = split_pairs(pairs, args.held_out)
     out_dir = Path(args.model_dir)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                         max_seq_length=args.max_seq_length, max_steps=args.max_steps)
     log(f"finetune: {len(tr)} training pairs, {len(held)} held out; {config}")
-    steps: list[dict] = []
+
+    def progress(p: dict) -> None:
+        log(f"finetune: step {p['step']}/{p['total']} loss {p['loss']} ({p['elapsed_s']} s)")
+
     started = time.perf_counter()
-    result = train(model_path("all-MiniLM-L6-v2"), tr, out_dir, config, progress=steps.append, threads=args.threads)
+    result = train(model_path("all-MiniLM-L6-v2"), tr, out_dir, config, progress=progress, threads=args.threads)
     wall = time.perf_counter() - started
     log(f"finetune: {result.steps} steps in {wall:.0f} s, final loss {result.final_loss}")
     base = evaluate(Encoder("all-MiniLM-L6-v2").encode, held)
     tuned = evaluate(Encoder("tuned", path=out_dir, dimension=384).encode, held)
     out: dict[str, Any] = {
+        "test_corpus": "full" if not args.subset else f"subset {args.subset[0]} docs x {args.subset[1]} queries",
         "train_pairs": len(tr), "held_out_pairs": len(held), "epochs": args.epochs, "batch_size": args.batch_size,
-        "learning_rate": args.lr, "steps": result.steps, "finetune_wall_s": round(wall, 1),
+        "learning_rate": args.lr, "max_seq_length": args.max_seq_length, "steps": result.steps, "finetune_wall_s": round(wall, 1),
         "loss_first": round(result.losses[0], 4), "loss_last": round(result.losses[-1], 4),
         "held_out": {"base": base, "finetuned": tuned, "candidate": is_better(tuned, base)},
         "model_dir": str(out_dir),
@@ -81,7 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from bench import retrieval_eval
 
         for name, path in (("base", None), ("finetuned", out_dir)):
-            ns = argparse.Namespace(cache=args.cache, k1=1.2, b=0.75, avg_len=100.0, prefetch=100, subset=None,
+            ns = argparse.Namespace(cache=args.cache, k1=1.2, b=0.75, avg_len=100.0, prefetch=100, subset=args.subset,
                                     modes=["dense", "hybrid_dbsf"], model_path=str(path) if path else None)
             t = time.perf_counter()
             res = retrieval_eval.run(ns)
@@ -106,6 +111,10 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--held-out", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--max-seq-length", type=int, default=256, help="word pieces per text while training")
+    ap.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps")
+    ap.add_argument("--subset", nargs=2, type=int, metavar=("DOCS", "QUERIES"), default=None,
+                    help="judge on retrieval_eval's seeded subset of the test split instead of the full corpus")
     ap.add_argument("--model-dir", default="/tmp/documind-scifact-finetuned")
     ap.add_argument("--cache", default="/tmp/documind-scifact-vectors")
     ap.add_argument("--skip-test", action="store_true", help="fine-tune and judge on held-out pairs only")
