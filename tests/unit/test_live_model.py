@@ -89,3 +89,45 @@ def _opts():  # noqa: ANN202
     from documind.contracts import SearchQuery
 
     return SearchQuery(query="q", tenant="t", top_k=1, mode="dense")
+
+
+def test_indexer_reembeds_rows_of_another_model_than_the_live_collections(clean_env, tmp_path) -> None:
+    """After a swap, the embed stage may still have used the old model for a while: the
+    indexer writes those rows with the live collection's model, and stores the new vectors."""
+    from documind.contracts import IndexChunks
+    from documind.runtime import build_runtime
+    from documind.settings import load_settings
+
+    from documind_search.indexer import Indexer
+    from documind_search.reembed import Reembedder
+    from tests.unit.test_generation_points import MODEL as OLD_MODEL, register, store_generation
+
+    rt = build_runtime(load_settings(data_dir=tmp_path / "data", renditions=False), configure_logs=False)
+    try:
+        doc_id, gen = register(rt)
+        store_generation(rt, doc_id, gen, ["glaciers carve valleys", "honeybees dance figures"])  # OLD_MODEL rows
+        client = QdrantClient(location=":memory:")
+        idx = VectorIndex(client, "chunks", OLD_MODEL, 8, resolve=lambda name: 8)
+        idx.ensure()
+        idx.sibling("chunks__v2", model="m2", dimension=8).create_collection("chunks__v2")
+        switch(client, "chunks", "chunks__v2")  # the live collection is m2's now
+
+        class M2:
+            model_name = "m2"
+
+            def encode(self, texts: list[str]) -> np.ndarray:
+                out = np.zeros((len(texts), 8), dtype=np.float32)
+                out[:, 5] = 1.0
+                return out
+
+        indexer = Indexer(rt, idx, reembed=Reembedder(rt.sessions, lambda name: {"m2": M2()}[name]))
+        assert indexer.index_chunks(IndexChunks(document_id=doc_id, generation=gen, start=0, end=2)) == 2
+        points, _ = client.scroll("chunks__v2", limit=10, with_vectors=True)
+        assert len(points) == 2 and all(p.vector["dense"][5] == pytest.approx(1.0) for p in points)
+        from documind.db.models import Chunk
+
+        with rt.sessions() as s:
+            assert {c.embedding_model for c in s.query(Chunk).filter(Chunk.document_id == doc_id)} == {"m2"}
+        assert rt.status.get(doc_id).status.value == "completed"
+    finally:
+        rt.close()
