@@ -237,6 +237,8 @@ def test_model_cli_train_list_and_refusals(stack: Stack, docs: dict, tmp_path: P
     assert res.code == 1 and "bad.tsv:1: expected 2 tab-separated columns" in res.stderr
     res = stack.cli("model", "activate", "999", check=False)
     assert res.code == 1 and "no model version 999" in res.stderr
+    res = stack.cli("model", "rollback", check=False)  # the packaged model is active again
+    assert res.code == 1 and "nothing to roll back to" in res.stderr
     if row["status"] == "rejected":
         res = stack.cli("model", "activate", str(row["version"]), check=False)
         assert res.code == 1 and "rejected" in res.stderr
