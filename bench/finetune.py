@@ -55,7 +55,7 @@ def write_pairs(pairs: list[tuple[str, str]], path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from documind.embedding import Encoder, model_path
-    from documind_embed.finetune import TrainConfig, evaluate, is_better, split_pairs, train
+    from documind_embed.finetune import TrainConfig, TrainResult, evaluate, is_better, split_pairs, train
 
     pairs = train_pairs()
     tr, held = split_pairs(pairs, args.held_out)
@@ -68,7 +68,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"finetune: step {p['step']}/{p['total']} loss {p['loss']} ({p['elapsed_s']} s)")
 
     started = time.perf_counter()
-    result = train(model_path("all-MiniLM-L6-v2"), tr, out_dir, config, progress=progress, threads=args.threads)
+    if args.skip_train:  # judge a model trained by an earlier run
+        result = TrainResult(0, 0.0, None, [float("nan")])
+    else:
+        result = train(model_path("all-MiniLM-L6-v2"), tr, out_dir, config, progress=progress, threads=args.threads)
     wall = time.perf_counter() - started
     log(f"finetune: {result.steps} steps in {wall:.0f} s, final loss {result.final_loss}")
     base = evaluate(Encoder("all-MiniLM-L6-v2").encode, held)
@@ -118,6 +121,7 @@ def main() -> None:
     ap.add_argument("--model-dir", default="/tmp/documind-scifact-finetuned")
     ap.add_argument("--cache", default="/tmp/documind-scifact-vectors")
     ap.add_argument("--skip-test", action="store_true", help="fine-tune and judge on held-out pairs only")
+    ap.add_argument("--skip-train", action="store_true", help="judge the model already in --model-dir")
     ap.add_argument("--write-pairs", default=None, help="only write the training pairs (JSON lines) here")
     ap.add_argument("--pipeline-commands", action="store_true", help="print the full-pipeline commands")
     ap.add_argument("--out", default=None, help="write the JSON here too")

@@ -58,22 +58,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from documind_search.vector_index import FusionMethod, Point, SearchMode, VectorIndex
 
     docs, queries, qrels = load_scifact()
-    model_path = getattr(args, "model_path", None)
-    dv, qv = cached_vectors(Path(args.cache), docs, queries, Path(model_path) if model_path else None)
     if args.subset:
-        # The quick bench's selection: seeded test queries, their relevant documents + random others.
+        # The quick bench's selection: seeded test queries, their relevant documents + random
+        # others. Chosen before encoding, so a subset run encodes only what it searches.
         import random
 
         from bench.common import scifact_subset
 
         nd, nq = args.subset
-        keep = sorted(random.Random(11).sample(sorted(queries), nq), key=int)
-        qpos = {q: i for i, q in enumerate(queries)}
-        qv = qv[[qpos[q] for q in keep]]
+        keep = sorted(random.Random(11).sample(sorted(queries), min(nq, len(queries))), key=int)
         queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
-        dpos = {str(d["_id"]): i for i, d in enumerate(docs)}
         docs = scifact_subset(docs, qrels, nd)
-        dv = dv[[dpos[str(d["_id"])] for d in docs]]
+    model_path = getattr(args, "model_path", None)
+    dv, qv = cached_vectors(Path(args.cache), docs, queries, Path(model_path) if model_path else None)
     params = Bm25Params(k1=args.k1, b=args.b, avg_len=args.avg_len)
     tok = default_tokenizer()
     lengths = [len(tok.tokens(scifact_text(d))) for d in docs]
