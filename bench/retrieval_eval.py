@@ -27,7 +27,12 @@ from bench.common import load_scifact, log, scifact_text
 from bench.search import PUBLISHED, evaluate
 
 
-def cached_vectors(cache: Path, docs: list[dict], queries: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def cached_vectors(
+    cache: Path, docs: list[dict], queries: dict[str, str], model_path: Path | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``model_path``: a fine-tuned model's folder (``bench.finetune``); default the packaged model."""
+    if model_path is not None:
+        cache = cache / ("model-" + model_path.resolve().as_posix().strip("/").replace("/", "_"))
     dfile, qfile, ids = cache / "dvec.npy", cache / "qvec.npy", cache / "ids.json"
     want = {"docs": [str(d["_id"]) for d in docs], "queries": list(queries)}
     if dfile.exists() and qfile.exists() and ids.exists() and json.loads(ids.read_text()) == want:
@@ -35,7 +40,7 @@ def cached_vectors(cache: Path, docs: list[dict], queries: dict[str, str]) -> tu
     from documind.embedding import Encoder
 
     log(f"retrieval_eval: encoding {len(docs)} abstracts and {len(queries)} queries (cached in {cache})")
-    enc = Encoder("all-MiniLM-L6-v2", batch_size=16)
+    enc = Encoder("all-MiniLM-L6-v2", batch_size=16, path=model_path)
     qv = enc.encode(list(queries.values()))
     dv = enc.encode([scifact_text(d) for d in docs])
     cache.mkdir(parents=True, exist_ok=True)
@@ -53,21 +58,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from documind_search.vector_index import FusionMethod, Point, SearchMode, VectorIndex
 
     docs, queries, qrels = load_scifact()
-    dv, qv = cached_vectors(Path(args.cache), docs, queries)
     if args.subset:
-        # The quick bench's selection: seeded test queries, their relevant documents + random others.
+        # The quick bench's selection: seeded test queries, their relevant documents + random
+        # others. Chosen before encoding, so a subset run encodes only what it searches.
         import random
 
         from bench.common import scifact_subset
 
         nd, nq = args.subset
-        keep = sorted(random.Random(11).sample(sorted(queries), nq), key=int)
-        qpos = {q: i for i, q in enumerate(queries)}
-        qv = qv[[qpos[q] for q in keep]]
+        keep = sorted(random.Random(11).sample(sorted(queries), min(nq, len(queries))), key=int)
         queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
-        dpos = {str(d["_id"]): i for i, d in enumerate(docs)}
         docs = scifact_subset(docs, qrels, nd)
-        dv = dv[[dpos[str(d["_id"])] for d in docs]]
+    model_path = getattr(args, "model_path", None)
+    dv, qv = cached_vectors(Path(args.cache), docs, queries, Path(model_path) if model_path else None)
     params = Bm25Params(k1=args.k1, b=args.b, avg_len=args.avg_len)
     tok = default_tokenizer()
     lengths = [len(tok.tokens(scifact_text(d))) for d in docs]
@@ -124,6 +127,7 @@ def main() -> None:
     ap.add_argument("--subset", nargs=2, type=int, metavar=("DOCS", "QUERIES"),
                     help="the quick bench's subset instead of the full corpus (e.g. 150 75)")
     ap.add_argument("--modes", nargs="*", default=None, help="dense keyword hybrid_rrf hybrid_dbsf (default: all)")
+    ap.add_argument("--model-path", default=None, help="a fine-tuned model folder (default: the packaged model)")
     ap.add_argument("--out", default=None, help="write the JSON here too")
     args = ap.parse_args()
     out = run(args)

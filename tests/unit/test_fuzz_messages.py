@@ -46,6 +46,8 @@ _SAMPLES = {
     "search.check_index": {"tenant": "acme", "repair": True},
     "search.reindex": {},
     "search.optimize_index": {"quantization": "scalar"},
+    "embed.train_model": {"version": 2},
+    "search.activate_model": {"version": 1},
     "maintenance.watchdog": {"stale_after_s": 600.0},
     "maintenance.prune_query_log": {"retention_days": 30},
     "embed.classify_document": {"document_id": DOC, "generation": 3, "tenant": "acme"},

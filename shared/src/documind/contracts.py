@@ -253,6 +253,28 @@ class OptimizeIndex(Contract):
     quantization: Literal["scalar", "none"] | None = Field(None, description="None: leave as is")
 
 
+class TrainModel(Contract):
+    """Fine-tune the embedding model for the ``model_versions`` row ``version`` (created by
+    ``documind model train`` in status ``training``, its pairs in the file store). Result:
+    the row as it ended (candidate, rejected or failed)."""
+
+    QUEUE = Queues.EMBED
+    ACTOR = "embed.train_model"
+
+    version: int = Field(ge=2)
+
+
+class ActivateModel(Contract):
+    """Re-embed every live chunk with model ``version`` into a new collection and switch the
+    alias to it (search answers from the old collection meanwhile); then record the version
+    as active. Result: the re-index report."""
+
+    QUEUE = Queues.SEARCH
+    ACTOR = "search.activate_model"
+
+    version: int = Field(ge=1)
+
+
 class RunWatchdog(Contract):
     QUEUE = Queues.MAINTENANCE
     ACTOR = "maintenance.watchdog"
@@ -369,6 +391,8 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     CheckIndex,
     ReindexCollection,
     OptimizeIndex,
+    TrainModel,
+    ActivateModel,
     RunWatchdog,
     PruneQueryLog,
     RunIndexCheck,

@@ -55,11 +55,18 @@ class TokenCounter:
 
 
 class Encoder:
-    def __init__(self, model_name: str, batch_size: int = 32, threads: int = 0) -> None:
+    """``path``: a fine-tuned model's folder (``documind.model_registry``); default: the
+    packaged model named ``model_name``. ``dimension`` goes with it."""
+
+    def __init__(
+        self, model_name: str, batch_size: int = 32, threads: int = 0, *,
+        path: Path | None = None, dimension: int | None = None,
+    ) -> None:
         self.model_name = model_name
         self.batch_size = batch_size
         self.threads = threads
-        self.dimension = model_dimension(model_name)
+        self.path = path
+        self.dimension = dimension or model_dimension(model_name)
 
     @cached_property
     def _model(self):  # noqa: ANN202
@@ -68,7 +75,7 @@ class Encoder:
 
         if self.threads:
             torch.set_num_threads(self.threads)
-        return SentenceTransformer(str(model_path(self.model_name)), device="cpu")
+        return SentenceTransformer(str(self.path or model_path(self.model_name)), device="cpu")
 
     @property
     def max_tokens(self) -> int:
@@ -95,4 +102,18 @@ def shared_encoder(runtime) -> Encoder:  # noqa: ANN001 - documind.runtime.Runti
     return runtime.resource(
         f"encoder:{st.embedding_model}",
         lambda: Encoder(st.embedding_model, batch_size=st.embedding_batch_size, threads=st.torch_threads),
+    )
+
+
+def encoder_for(runtime, ref) -> Encoder:  # noqa: ANN001 - Runtime, documind.model_registry.ModelRef
+    """The runtime's one encoder of model version ``ref`` (loaded once per process)."""
+    st = runtime.settings
+    if ref.name == st.embedding_model:
+        return shared_encoder(runtime)
+    return runtime.resource(
+        f"encoder:{ref.name}",
+        lambda: Encoder(
+            ref.name, batch_size=st.embedding_batch_size, threads=st.torch_threads, path=ref.path,
+            dimension=ref.dimension,
+        ),
     )

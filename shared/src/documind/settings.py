@@ -123,6 +123,23 @@ class Settings(BaseSettings):
     classify_min_examples: int = Field(
         5, ge=1, description="a label needs this many training examples before the supervised model is trained"
     )
+    model_refresh_s: float = Field(
+        5.0, ge=0, description="how long the embed stage trusts its reading of the active model version "
+        "(after a `model activate` the indexer re-embeds anything embedded with the old one meanwhile)",
+    )
+    finetune_epochs: int = Field(1, ge=1, le=100, description="`model train` default epochs")
+    finetune_batch_size: int = Field(
+        16, ge=2, le=1024, description="pairs per fine-tuning step (in-batch negatives: bigger is harder, slower)"
+    )
+    finetune_learning_rate: float = Field(2e-5, gt=0, description="fine-tuning learning rate (AdamW, linear decay)")
+    finetune_held_out: float = Field(
+        0.2, gt=0, lt=1, description="`model train` default share of queries held out for the evaluation"
+    )
+    finetune_min_gain: float = Field(
+        0.0, ge=0, description="a fine-tuned model becomes a candidate only if its held-out nDCG@10 beats the "
+        "active model's by more than this",
+    )
+    model_train_time_limit_s: int = Field(6 * 3600, gt=0, description="time limit of a `model train` job")
 
     search_mode: Literal["dense", "keyword", "hybrid"] = Field(
         "hybrid", description="retrieval mode of a query that names none"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from sqlalchemy import bindparam, select, update
@@ -68,14 +69,20 @@ class TaxonomyCache:
 class DocumentClassifier:
     runtime: Runtime
     encoder: Encoder
-    cache: TaxonomyCache = field(init=False)
+    # The active model version's encoder (``documind model activate``); None: ``encoder``.
+    # Label vectors must live in the space of the chunk vectors they are compared with.
+    active: Callable[[], Encoder] | None = None
+    _caches: dict[str, TaxonomyCache] = field(default_factory=dict, init=False)
+    _caches_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def __post_init__(self) -> None:
-        self.cache = TaxonomyCache(self.encoder)
+    def _cache(self, encoder: Encoder) -> TaxonomyCache:
+        with self._caches_lock:
+            return self._caches.setdefault(encoder.model_name, TaxonomyCache(encoder))
 
     def classify_document(self, work: ClassifyDocument) -> dict:
         rt = self.runtime
         started = time.monotonic()
+        encoder = self.active() if self.active is not None else self.encoder
         doc_id, gen = work.document_id, work.generation
         with rt.sessions() as s:
             doc = _completed(s, doc_id, gen)
@@ -84,16 +91,16 @@ class DocumentClassifier:
                 select(Chunk.idx, Chunk.text, Chunk.embedding)
                 .where(
                     Chunk.document_id == doc_id, Chunk.generation == gen,
-                    Chunk.embedding.is_not(None), Chunk.embedding_model == self.encoder.model_name,
+                    Chunk.embedding.is_not(None), Chunk.embedding_model == encoder.model_name,
                 )
                 .order_by(Chunk.idx)
             ).all()
         labels = list_labels(rt.sessions, tenant)
-        taxonomy = self.cache.taxonomy(tenant, labels)
-        model = load_model(rt.sessions, tenant, self.encoder.model_name) if labels else None
+        taxonomy = self._cache(encoder).taxonomy(tenant, labels)
+        model = load_model(rt.sessions, tenant, encoder.model_name) if labels else None
         vectors = (
             np.stack([np.frombuffer(v, dtype=np.float32) for _, _, v in rows])
-            if rows else np.zeros((0, self.encoder.dimension), np.float32)
+            if rows else np.zeros((0, encoder.dimension), np.float32)
         )
         result = classify(
             taxonomy, [t for _, t, _ in rows], vectors, params=params_from(rt.settings), model=model,

@@ -29,11 +29,14 @@ class ChunkEmbedder:
     # Entities, sentiment, quality per chunk (None: DOCUMIND_ENRICHMENT_ENABLED is off). A
     # callable, so the spaCy model loads on the first message, not at start-up.
     enricher: Callable[[], ChunkEnricher] | None = None
+    # The active model version's encoder (``documind model activate``); None: ``encoder``.
+    active: Callable[[], Encoder] | None = None
 
     def embed(self, work: EmbedChunks) -> int:
         rt = self.runtime
         doc_id, gen = work.document_id, work.generation
-        model = self.encoder.model_name
+        encoder = self.active() if self.active is not None else self.encoder
+        model = encoder.model_name
         started = time.monotonic()
         rt.status.begin_stage(doc_id, gen, StageName.EMBED)
         needs_vector = (Chunk.embedding.is_(None)) | (Chunk.embedding_model != model)
@@ -57,7 +60,7 @@ class ChunkEmbedder:
         if rows:
             with rt.status.heartbeat(doc_id, StageName.EMBED, rt.settings.heartbeat_interval_s, gen):
                 if to_encode:
-                    vectors = self.encoder.encode([r.text for r in to_encode])
+                    vectors = encoder.encode([r.text for r in to_encode])
                 if self.enricher is not None:
                     enrich_started = time.monotonic()
                     findings = self.enricher().enrich(

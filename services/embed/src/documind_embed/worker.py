@@ -6,25 +6,34 @@ from typing import Callable
 
 import dramatiq
 
-from documind.contracts import ClassifyDocument, EmbedChunks, FinishEnrichment
+from documind.contracts import ClassifyDocument, EmbedChunks, FinishEnrichment, TrainModel
 from documind.embedding import Encoder, shared_encoder
+from documind.model_registry import build_registry
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
 
+from documind_embed.active_model import ActiveEncoder
 from documind_embed.classifier import DocumentClassifier
 from documind_embed.embedder import ChunkEmbedder
 from documind_embed.enrichment import ChunkEnricher, finish_document
 from documind_embed.entities import EntityExtractor, load_spacy
 from documind_embed.quality import WordList
 from documind_embed.sentiment import SentimentAnalyzer, load_vader
+from documind_embed.training import ModelTrainer
 
 
 def register(runtime: Runtime) -> None:
     st = runtime.settings
     encoder = shared_encoder(runtime)
+    registry = build_registry(runtime)
+    active = ActiveEncoder(runtime, registry, st.model_refresh_s)
     enricher = chunk_enricher(runtime, encoder) if st.enrichment_enabled else None
-    declare(runtime, EmbedChunks, ChunkEmbedder(runtime, encoder, enricher).embed)
-    declare(runtime, ClassifyDocument, DocumentClassifier(runtime, encoder).classify_document)
+    declare(runtime, EmbedChunks, ChunkEmbedder(runtime, encoder, enricher, active=active).embed)
+    declare(runtime, ClassifyDocument, DocumentClassifier(runtime, encoder, active=active).classify_document)
+    declare(
+        runtime, TrainModel, ModelTrainer(runtime, registry).run, store_results=True,
+        time_limit_s=st.model_train_time_limit_s,
+    )
 
     def finish(work: FinishEnrichment) -> None:
         if st.enrichment_enabled:

@@ -5,12 +5,19 @@ upsert still wins (docs/design.md rule 4).
 
 Point ids carry the generation (``documind.vectors.point_id``): a generation fenced off by a
 re-processing can never overwrite the new generation's points, and what it wrote late is taken
-back by id (issue 10 item 8). Search shows only points of the document's current generation."""
+back by id (issue 10 item 8). Search shows only points of the document's current generation.
+
+A point's dense vector always comes from the model of the collection it is written to: chunk
+rows embedded with another model (the embed stage still used the old model while
+``model activate`` switched the live collection) are re-embedded here from their stored text
+with the live model (``reembed``), and the upsert re-checks the live model under the index
+lock, so a switch between building the points and writing them makes them rebuilt."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import func, select, update
 
@@ -33,31 +40,26 @@ class Indexer:
     runtime: Runtime
     index: VectorIndex
     bm25: Bm25Params = DEFAULT_BM25
+    # (chunk rows, model name) -> the rows re-embedded with that model and stored; None: rows
+    # of another model are skipped (tools and tests with one fixed model).
+    reembed: Callable[[list[Chunk], str], None] | None = None
 
     def index_chunks(self, work: IndexChunks) -> int:
         rt = self.runtime
         doc_id, gen = work.document_id, work.generation
         started = time.monotonic()
         rt.status.begin_stage(doc_id, gen, StageName.INDEX)
-        with rt.sessions() as s:
-            doc = StatusStore.guard(s, doc_id, gen)
-            tenant, created_at = doc.tenant, doc.created_at
-            may_have_older = may_have_older_points(doc, gen)
-            check_chunk_rows(doc, int(s.scalar(
-                select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
-            ) or 0))
-            rows = s.execute(
-                select(Chunk)
-                .where(
-                    Chunk.document_id == doc_id, Chunk.generation == gen,
-                    Chunk.idx >= work.start, Chunk.idx < work.end,
-                    Chunk.embedding_model == self.index.model,
-                )
-                .order_by(Chunk.idx)
-            ).scalars().all()
-            points = build_points(doc, list(rows), self.index.model, self.bm25)
+        for _attempt in range(3):
+            rows, points, tenant, created_at, may_have_older, model = self._points(work)
+            with self.index.lock:
+                if self.reembed is not None and self.index.live()[1] != model:
+                    continue  # the live collection changed model meanwhile: rebuild
+                if points:
+                    self.index.upsert(points)
+            break
+        else:
+            raise RuntimeError(f"the live collection kept changing model while indexing document {doc_id}")
         if points:
-            self.index.upsert(points)
             rt.versions.bump(tenant)  # the tenant's index changed: cached answers are void
         try:
             done, total = self._record_indexed(doc_id, gen, [c.id for c in rows])
@@ -80,6 +82,30 @@ class Indexer:
                     document_id=doc_id, generation=gen, lane=work.lane, tenant=tenant,
                 ))
         return len(points)
+
+    def _points(self, work: IndexChunks):  # noqa: ANN202 - a tuple of six
+        rt = self.runtime
+        doc_id, gen = work.document_id, work.generation
+        model = self.index.live()[1] if self.reembed is not None else self.index.model
+        with rt.sessions() as s:
+            doc = StatusStore.guard(s, doc_id, gen)
+            tenant, created_at = doc.tenant, doc.created_at
+            may_have_older = may_have_older_points(doc, gen)
+            check_chunk_rows(doc, int(s.scalar(
+                select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
+            ) or 0))
+            q = select(Chunk).where(
+                Chunk.document_id == doc_id, Chunk.generation == gen,
+                Chunk.idx >= work.start, Chunk.idx < work.end, Chunk.embedding.is_not(None),
+            )
+            if self.reembed is None:
+                q = q.where(Chunk.embedding_model == model)
+            rows = list(s.execute(q.order_by(Chunk.idx)).scalars().all())
+            stale = [c for c in rows if c.embedding_model != model]
+            if stale:
+                self.reembed(stale, model)  # type: ignore[misc]
+            points = build_points(doc, rows, model, self.bm25)
+        return rows, points, tenant, created_at, may_have_older, model
 
     def _finish(self, doc_id: str, gen: int, total: int, *, may_have_older: bool) -> bool:
         """The last range is indexed: complete the document. True for the call that did."""

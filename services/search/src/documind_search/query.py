@@ -1,13 +1,18 @@
 """Queries: dense, keyword (BM25) or hybrid retrieval, always filtered by tenant; hits whose
 document is not completed (deleted, failed, re-processing) are dropped against the database,
 so search never returns a chunk the database does not vouch for. A batch encodes all its
-queries at once (the encoder batches them) and answers them in one message."""
+queries at once (the encoder batches them) and answers them in one message.
+
+Queries are embedded with the model of the collection the alias points at when the query
+starts, and searched in that very collection: a model swap (``model activate``) switching the
+alias meanwhile can never pair a vector of one model with a collection of another; if the
+collection was dropped in between, the query is planned again on the new one."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from documind.contracts import SearchBatch, SearchOptions, SearchQuery
 from documind.embedding import Encoder
@@ -15,7 +20,9 @@ from documind.embedding import Encoder
 from documind_search.filters import SearchFilters
 from documind_search.live import live_generations
 from documind_search.keywords import Tokenizer, default_tokenizer, query_vector
-from documind_search.vector_index import FusionMethod, Hit, SearchMode, VectorIndex
+from documind_search.vector_index import CollectionGone, FusionMethod, Hit, SearchMode, VectorIndex
+
+PLAN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -33,22 +40,25 @@ class QueryService:
     index: VectorIndex
     retrieval: RetrievalSettings = RetrievalSettings()
     tokenizer: Tokenizer | None = None
+    # The encoder of a model name (the live collection's); None: always ``encoder``.
+    encoders: Callable[[str], Encoder] | None = None
 
     def warm_up(self) -> None:
         """Load the model and open the index now (a worker's start), not on the first query."""
-        self.encoder.encode(["warm up"])
+        (self.encoders(self.index.live()[1]) if self.encoders else self.encoder).encode(["warm up"])
         (self.tokenizer or default_tokenizer()).tokens("warm up")
         self.index.ensure()
 
     def search(self, q: SearchQuery) -> dict:
         started = time.monotonic()
         mode = self._prepare(q)
-        hits = self._run([q.query], q, mode)[0]
+        results, model = self._run([q.query], q, mode)
+        hits = results[0]
         return {
             "query": q.query,
             "tenant": q.tenant,
             "mode": mode.value,
-            "model": self.index.model,
+            "model": model,
             "took_ms": round((time.monotonic() - started) * 1000, 2),
             "hits": hits,
         }
@@ -56,11 +66,11 @@ class QueryService:
     def search_batch(self, b: SearchBatch) -> dict:
         started = time.monotonic()
         mode = self._prepare(b)
-        results = self._run([item.text for item in b.queries], b, mode)
+        results, model = self._run([item.text for item in b.queries], b, mode)
         return {
             "tenant": b.tenant,
             "mode": mode.value,
-            "model": self.index.model,
+            "model": model,
             "took_ms": round((time.monotonic() - started) * 1000, 2),
             "results": [{"id": item.id, "hits": hits} for item, hits in zip(b.queries, results)],
         }
@@ -69,11 +79,28 @@ class QueryService:
         self.index.ensure()  # an outdated or foreign collection is refused before any encoding
         if opts.model is not None:
             self.index.check_model(opts.model)
-        if self.encoder.model_name != self.index.model:
+        if self.encoders is None and self.encoder.model_name != self.index.model:
             self.index.check_model(self.encoder.model_name)
         return SearchMode(opts.mode) if opts.mode else self.retrieval.default_mode
 
-    def _run(self, texts: list[str], opts: SearchOptions, mode: SearchMode) -> list[list[dict]]:
+    def _run(self, texts: list[str], opts: SearchOptions, mode: SearchMode) -> tuple[list[list[dict]], str]:
+        """The hits of each text, and the model the queries were embedded with."""
+        for attempt in range(PLAN_ATTEMPTS):
+            if self.encoders is None:
+                collection, encoder = None, self.encoder
+            else:
+                collection, model = self.index.live()
+                encoder = self.encoders(model)
+            try:
+                return self._run_on(texts, opts, mode, encoder, collection), getattr(encoder, "model_name", self.index.model)
+            except CollectionGone:
+                if attempt == PLAN_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _run_on(
+        self, texts: list[str], opts: SearchOptions, mode: SearchMode, encoder: Encoder, collection: str | None
+    ) -> list[list[dict]]:
         filters = SearchFilters(
             tenant=opts.tenant,
             document_ids=tuple(opts.document_ids or ()),
@@ -83,7 +110,7 @@ class QueryService:
             created_since=opts.created_since,
             created_until=opts.created_until,
         )
-        dense = self.encoder.encode(texts) if mode is not SearchMode.KEYWORD else None
+        dense = encoder.encode(texts) if mode is not SearchMode.KEYWORD else None
         tok = self.tokenizer or default_tokenizer()
         # Over-fetch a little so hits dropped by the status check do not shorten the list.
         limit = opts.top_k * 2 + 10
@@ -93,6 +120,7 @@ class QueryService:
                 dense=dense[i].tolist() if dense is not None else None,
                 sparse=query_vector(text, tok) if mode is not SearchMode.DENSE else None,
                 fusion=self.retrieval.fusion, prefetch_limit=max(self.retrieval.prefetch_limit, limit),
+                collection=collection,
             )
             for i, text in enumerate(texts)
         ]

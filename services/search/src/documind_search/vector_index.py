@@ -10,7 +10,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from qdrant_client import QdrantClient, models
 
@@ -74,12 +74,27 @@ def version_of(alias: str, collection: str) -> int:
     return 1
 
 
+class CollectionGone(Exception):
+    """The collection a query was planned against was switched away and dropped meanwhile."""
+
+
 class VectorIndex:
-    def __init__(self, client: QdrantClient, collection: str, model: str, dimension: int) -> None:
+    """``resolve`` (a model name -> its dimension) lets the index follow the model of the live
+    collection (a ``model activate`` switched the alias, maybe in another replica): ``model``
+    is then the live collection's, and a collection of an unknown model is still refused.
+    Without it (tools, tests) ``model`` is fixed and any other model is refused."""
+
+    def __init__(
+        self, client: QdrantClient, collection: str, model: str, dimension: int,
+        resolve: "Callable[[str], int] | None" = None,
+    ) -> None:
         self.client = client
         self.collection = collection
         self.model = model
         self.dimension = dimension
+        self.resolve = resolve
+        self._live_target: str | None = None
+        self._followed = False
         # qdrant-client's local mode is not safe for concurrent use from worker threads.
         self._lock = threading.RLock()
         self._ready = False
@@ -112,8 +127,41 @@ class VectorIndex:
                 if not check_layout:
                     return  # not marked ready: ordinary reads and writes still check
                 self.check_layout()
+                self._follow_live_model()
                 self.check_model(self.model)
             self._ready = True
+
+    def _follow_live_model(self) -> None:
+        if self.resolve is None:
+            return
+        target = self.alias_target()
+        if self._followed and target == self._live_target:
+            return
+        stored, _dim = self.collection_model()
+        if stored is not None and stored != self.model:
+            try:
+                self.dimension = self.resolve(stored)
+            except Exception as exc:  # noqa: BLE001 - an unknown model: refuse like before
+                raise ModelMismatch(
+                    f"collection {self.collection!r} holds vectors of model {stored!r}, which is neither the "
+                    f"configured model {self.model!r} nor a registered model version ({exc})"
+                ) from None
+            self.model = stored
+        self._live_target, self._followed = target, True
+
+    def live(self) -> tuple[str, str]:
+        """(the collection the alias points at now, its model): a query encodes with that
+        model and searches that very collection, so the two always match across a switch."""
+        self.ensure()
+        with self._lock:
+            self._follow_live_model()
+            return self._live_target or self.collection, self.model
+
+    def adopt(self, model: str, dimension: int) -> None:
+        """This process switched the alias to a collection of ``model`` (under the lock)."""
+        with self._lock:
+            self.model, self.dimension = model, dimension
+            self._live_target, self._followed = self.alias_target(), True
 
     def check_layout(self) -> None:
         """Refuse a collection written by an earlier release (one unnamed dense vector, no
@@ -161,9 +209,9 @@ class VectorIndex:
                     return alias.collection_name
             return None
 
-    def sibling(self, collection: str) -> "VectorIndex":
-        """The same client, model and lock, bound to another (versioned) collection."""
-        other = VectorIndex(self.client, collection, self.model, self.dimension)
+    def sibling(self, collection: str, model: str | None = None, dimension: int | None = None) -> "VectorIndex":
+        """The same client and lock (and by default model), bound to another (versioned) collection."""
+        other = VectorIndex(self.client, collection, model or self.model, dimension or self.dimension)
         other._lock = self._lock
         other._ready = True
         return other
@@ -281,6 +329,7 @@ class VectorIndex:
         sparse: "SparseTerms | None" = None,
         fusion: FusionMethod = FusionMethod.RRF,
         prefetch_limit: int | None = None,
+        collection: str | None = None,
     ) -> list[Hit]:
         """Top ``limit`` points under ``filters``. Hybrid prefetches ``prefetch_limit`` (at
         least ``limit``) candidates from each side and fuses them; a query without keyword
@@ -313,7 +362,9 @@ class VectorIndex:
                 ),
             }
         with self._lock:
+            if collection is not None and not self.client.collection_exists(collection):
+                raise CollectionGone(collection)
             result = self.client.query_points(
-                self.collection, query_filter=flt, limit=limit, with_payload=True, **kwargs
+                collection or self.collection, query_filter=flt, limit=limit, with_payload=True, **kwargs
             )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in result.points]

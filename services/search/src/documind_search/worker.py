@@ -9,6 +9,7 @@ import dramatiq
 from sqlalchemy import distinct, select
 
 from documind.contracts import (
+    ActivateModel,
     CheckIndex,
     DeleteDocument,
     IndexChunks,
@@ -19,7 +20,8 @@ from documind.contracts import (
     SearchQuery,
 )
 from documind.db.models import Document
-from documind.embedding import model_dimension, shared_encoder
+from documind.embedding import Encoder, encoder_for, model_dimension
+from documind.model_registry import build_registry
 from documind.runtime import Runtime, boot
 from documind.settings import Settings
 from documind.tasks import declare
@@ -34,6 +36,7 @@ from documind_search.live import live_generations
 from documind_search.optimize import Optimizer
 from documind_search.payload_refresh import PayloadRefresher
 from documind_search.query import QueryService, RetrievalSettings
+from documind_search.reembed import Reembedder
 from documind_search.reindex import Reindexer
 from documind_search.recorded_search import RecordedSearch
 from documind_search.result_cache import build_result_cache
@@ -54,11 +57,16 @@ class LazyVectorIndex:
 
 def vector_index(runtime: Runtime) -> VectorIndex:
     st = runtime.settings
+    registry = build_registry(runtime)  # not inside build(): runtime.resource is not re-entrant
 
     def build() -> VectorIndex:
         client = build_qdrant_client(st)
         runtime.closers.append(client.close)
-        return VectorIndex(client, st.qdrant_collection, st.embedding_model, model_dimension(st.embedding_model))
+        # It follows the model of the live collection (a ``model activate`` may switch it).
+        return VectorIndex(
+            client, st.qdrant_collection, st.embedding_model, model_dimension(st.embedding_model),
+            resolve=lambda name: registry.by_name(name).dimension,
+        )
 
     return runtime.resource("vector-index", build)
 
@@ -75,12 +83,27 @@ def retrieval_settings(st: Settings) -> RetrievalSettings:
     )
 
 
+def model_encoders(runtime: Runtime):  # noqa: ANN201 - Callable[[str], Encoder]
+    """A model name (the live collection's, a chunk row's) -> this process's encoder of it."""
+    registry = build_registry(runtime)
+    known: dict[str, Encoder] = {}  # a version's name never changes its folder: no DB read per query
+
+    def encoder(name: str) -> Encoder:
+        if name not in known:
+            known[name] = encoder_for(runtime, registry.by_name(name))
+        return known[name]
+
+    return encoder
+
+
 def register(runtime: Runtime) -> None:
     st = runtime.settings
     index = LazyVectorIndex(runtime)
-    indexer = Indexer(runtime, index, bm25_params(st))  # type: ignore[arg-type]
+    encoders = model_encoders(runtime)
+    indexer = Indexer(runtime, index, bm25_params(st), reembed=Reembedder(runtime.sessions, encoders))  # type: ignore[arg-type]
     service = QueryService(
-        runtime.sessions, shared_encoder(runtime), index, retrieval_settings(st)  # type: ignore[arg-type]
+        runtime.sessions, encoders(st.embedding_model), index, retrieval_settings(st),  # type: ignore[arg-type]
+        encoders=encoders,
     )
     # Interactive queries go through the query log and the cache; batches (evaluation, bulk
     # use) go straight to the service.
@@ -128,7 +151,21 @@ def register_maintenance(runtime: Runtime, index: VectorIndex) -> None:
         bump_every_tenant(runtime)
         return outcome
 
+    registry = build_registry(runtime)
+    encoders = model_encoders(runtime)
+
+    def activate(work: ActivateModel) -> dict:
+        """Re-embed into the model version's own collection, switch, then record it active
+        (the embed stage follows within DOCUMIND_MODEL_REFRESH_S)."""
+        ref = registry.check_activatable(work.version)
+        outcome = reindexer.run(model=ref, reembed=Reembedder(runtime.sessions, encoders))
+        outcome["previous_version"] = registry.mark_active(work.version)
+        outcome["version"] = work.version
+        bump_every_tenant(runtime)
+        return outcome
+
     declare(runtime, CheckIndex, check, store_results=True, time_limit_s=limit)
+    declare(runtime, ActivateModel, activate, store_results=True, time_limit_s=limit)
     declare(runtime, ReindexCollection, reindex, store_results=True, time_limit_s=limit)
     declare(
         runtime, OptimizeIndex, lambda work: optimizer.run(work.quantization), store_results=True,

@@ -10,9 +10,10 @@ Exit codes: 0 success; 1 error (one line on stderr); 2 usage error; 3 some docum
 One module per command group: ``documents`` (ingest, status, delete, rendition, cancel),
 ``search`` (search, analytics), ``index`` (index check/repair/reindex/optimize),
 ``labels`` (the classification taxonomy), ``show`` (a document's AI-processing results),
-``operations`` (recover, dead-letters, worker, migrate), ``maintenance`` (health, scheduler,
-collector, cleanup, cache, backup, restore), ``serve`` (the long-lived embedded worker other
-commands talk to); ``common`` holds what they share.
+``model`` (model train/list/activate/rollback), ``operations`` (recover, dead-letters, worker,
+migrate), ``maintenance`` (health, scheduler, collector, cleanup, cache, backup, restore),
+``serve`` (the long-lived embedded worker other commands talk to); ``common`` holds what they
+share.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from documind.cli.documents import cancel, delete, ingest, rendition, status
 from documind.cli.index import index
 from documind.cli.labels import labels
 from documind.cli.maintenance import backup, cache, cleanup, collector, health, restore, scheduler
+from documind.cli.model import model
 from documind.cli.operations import dead_letters, migrate, recover, worker
 from documind.cli.search import analytics, search
 from documind.cli.serve import serve
@@ -42,7 +44,7 @@ def main() -> None:
 
 # One module per command group; the order here is the order of `documind --help`.
 for command in (ingest, status, show, search, rendition, delete, cancel, recover, dead_letters, analytics, index,
-                labels, serve, worker, migrate, health, scheduler, collector, cleanup, cache, backup, restore):
+                labels, model, serve, worker, migrate, health, scheduler, collector, cleanup, cache, backup, restore):
     main.add_command(command)
 
 

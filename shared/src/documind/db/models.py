@@ -310,3 +310,45 @@ class ScheduledRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(16))  # sent | failed
+class ModelStatus(str, enum.Enum):
+    """A fine-tuned embedding model's life: ``training`` -> ``candidate`` (better than the
+    model it was compared with) or ``rejected`` (not better) or ``failed``; a candidate
+    becomes ``active`` by ``documind model activate`` (the one it replaced: ``retired``)."""
+
+    TRAINING = "training"
+    CANDIDATE = "candidate"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class ModelVersion(Base):
+    """An embedding model version. Version 1 is the packaged base model and has no row: it is
+    active while no row is (``documind.model_registry``)."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Unique: chunk rows, point ids and collection metadata name the model by it.
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    base_model: Mapped[str] = mapped_column(String(128))  # the packaged model it descends from
+    parent_version: Mapped[int] = mapped_column(Integer)  # the version it was fine-tuned from
+    # The saved model folder, relative to the file store (never downloaded).
+    path: Mapped[str | None] = mapped_column(String(512))
+    pairs_path: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[ModelStatus] = mapped_column(_enum(ModelStatus, "model_status"), index=True)
+    # {"epochs", "held_out", "batch_size", "train_pairs", "held_out_pairs", ...}
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    # {"step", "total", "loss", "epoch"} while training
+    progress: Mapped[dict] = mapped_column(JSON, default=dict)
+    # {"metric": "ndcg@10", "candidate": x, "baseline": y, "baseline_version": n, ...}
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    # The version that was active when this one was activated: what ``model rollback`` restores.
+    previous_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    activated_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]
