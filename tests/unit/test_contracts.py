@@ -20,6 +20,7 @@ from documind.contracts import (
     ProcessDocument,
     Queues,
     PruneQueryLog,
+    ReviewChunks,
     ReindexCollection,
     RunWatchdog,
     SearchBatch,
@@ -32,7 +33,7 @@ DOC = "0f8fad5b-d9cb-469f-a165-70867728950e"
 SAMPLES: dict[type[Contract], dict[str, Any]] = {
     ProcessDocument: {"document_id": DOC, "generation": 2},
     ExtractPages: {"document_id": DOC, "generation": 1, "first_page": 26, "last_page": 50, "total_pages": 619},
-    EmbedChunks: {"document_id": DOC, "generation": 1, "start": 0, "end": 128},
+    EmbedChunks: {"document_id": DOC, "generation": 1, "start": 0, "end": 128, "revision": True},
     IndexChunks: {"document_id": DOC, "generation": 3, "start": 128, "end": 200},
     DeleteDocument: {"document_id": DOC},
     SearchQuery: {"query": "what is a layout parser", "tenant": "acme", "top_k": 5, "document_ids": [DOC], "model": "m"},
@@ -46,6 +47,10 @@ SAMPLES: dict[type[Contract], dict[str, Any]] = {
     OptimizeIndex: {"quantization": "scalar"},
     RunWatchdog: {"stale_after_s": 12.5},
     PruneQueryLog: {"retention_days": 7},
+    ReviewChunks: {
+        "document_id": DOC, "generation": 2, "document_confidence": 0.6,
+        "chunks": [{"idx": 3, "confidence": 0.4, "reasons": ["junk characters"]}],
+    },
 }
 
 ids = [c.__name__ for c in ALL_CONTRACTS]

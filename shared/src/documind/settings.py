@@ -112,6 +112,16 @@ class Settings(BaseSettings):
         30, ge=0, description="query_log rows older than this are pruned; 0 keeps them forever"
     )
 
+    validation_threshold: float = Field(
+        0.8, ge=0, le=1, description="chunks below this confidence get a validation task (those above are ignored)"
+    )
+    validation_assign_timeout_s: float = Field(
+        3600.0, gt=0, description="an assigned, unanswered validation task goes back to the queue after this"
+    )
+    validation_required_answers: int = Field(
+        1, ge=1, le=2, description="answers a validation task needs (2: two validators; if they disagree a third decides)"
+    )
+
     # 20 retries backing off from 1 s to 60 s last about 8 to 15 minutes: a restart of Redis,
     # Postgres or Qdrant costs latency, never a document.
     max_retries: int = Field(20, ge=0, description="retries of transient errors, with backoff")

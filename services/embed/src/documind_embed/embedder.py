@@ -29,6 +29,8 @@ class ChunkEmbedder:
         doc_id, gen = work.document_id, work.generation
         model = self.encoder.model_name
         started = time.monotonic()
+        if work.revision:
+            return self.revise(work)
         rt.status.begin_stage(doc_id, gen, StageName.EMBED)
         with rt.sessions() as s:
             rows = s.execute(
@@ -55,6 +57,40 @@ class ChunkEmbedder:
                 document_id=doc_id, generation=gen, start=work.start, end=work.end, lane=work.lane, tenant=work.tenant
             )
         )
+        return len(rows)
+
+    def revise(self, work: EmbedChunks) -> int:
+        """A completed document's changed chunks (a validator's correction): embed them and
+        hand them to the search service, without touching the document's stages or status.
+        A vector is stored only if the text it was computed from is still the chunk's (a
+        second correction meanwhile sends its own message)."""
+        rt = self.runtime
+        doc_id, gen, model = work.document_id, work.generation, self.encoder.model_name
+        with rt.sessions() as s:
+            rt.status.revision_guard(s, doc_id, gen)
+            rows = s.execute(
+                select(Chunk.id, Chunk.text).where(
+                    Chunk.document_id == doc_id, Chunk.generation == gen,
+                    Chunk.idx >= work.start, Chunk.idx < work.end, Chunk.rejected_at.is_(None),
+                    (Chunk.embedding.is_(None)) | (Chunk.embedding_model != model),
+                ).order_by(Chunk.idx)
+            ).all()
+        if rows:
+            vectors = self.encoder.encode([text for _, text in rows])
+            table = Chunk.__table__
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("cid"), table.c.text == bindparam("seen"))
+                .values(embedding=bindparam("vec"), embedding_model=model, embedded_at=utcnow())
+            )
+            with rt.status.revision(doc_id, gen) as s:
+                s.execute(stmt, [{"cid": cid, "seen": text, "vec": vec.tobytes()}
+                                 for (cid, text), vec in zip(rows, vectors)])
+            rt.metrics.chunks_processed.labels("embed").inc(len(rows))
+        rt.bus.send(IndexChunks(
+            document_id=doc_id, generation=gen, start=work.start, end=work.end, lane=work.lane,
+            tenant=work.tenant, revision=True,
+        ))
         return len(rows)
 
     def _store(self, doc_id: str, gen: int, ids: list[str], vectors: np.ndarray | None, model: str) -> None:

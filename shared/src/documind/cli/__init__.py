@@ -9,7 +9,9 @@ Exit codes: 0 success; 1 error (one line on stderr); 2 usage error; 3 some docum
 
 One module per command group: ``documents`` (ingest, status, delete, rendition, cancel),
 ``search`` (search, analytics), ``index`` (index check/repair/reindex/optimize),
-``operations`` (recover, dead-letters, worker, migrate); ``common`` holds what they share.
+``operations`` (recover, dead-letters, worker, migrate), ``validate`` (validation tasks),
+``validators`` (the validator registry), ``audit`` (history and chain verification);
+``common`` holds what they share.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from documind.cli.documents import cancel, delete, ingest, rendition, status
 from documind.cli.index import index
 from documind.cli.operations import dead_letters, migrate, recover, worker
 from documind.cli.search import analytics, search
+from documind.cli.audit import audit
+from documind.cli.validate import validate
+from documind.cli.validators import validators
 from documind.errors import DocumindError
 
 
@@ -35,7 +40,7 @@ def main() -> None:
 
 # One module per command group; the order here is the order of `documind --help`.
 for command in (ingest, status, search, rendition, delete, cancel, recover, dead_letters, analytics, index,
-                worker, migrate):
+                validate, validators, audit, worker, migrate):
     main.add_command(command)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -37,4 +37,18 @@ def build_session_factory(engine: Engine) -> SessionFactory:
 def transaction(sessions: SessionFactory) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on error."""
     with sessions() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def write_transaction(sessions: SessionFactory) -> Iterator[Session]:
+    """A unit of work that reads and then writes what another writer may take at the same
+    moment (e.g. the next validation task). Postgres: as ``transaction`` (the caller locks
+    rows, ``FOR UPDATE SKIP LOCKED``). SQLite has no row locks and ignores FOR UPDATE: its
+    deferred transactions would let two threads read the same free row; ``BEGIN IMMEDIATE``
+    takes the database write lock before the first read, so writers run one at a time
+    (waiting up to the busy timeout) and each reads what the previous one committed."""
+    with sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE"))
         yield session
