@@ -47,6 +47,29 @@ def _drain(rt: Any) -> None:
                 rt.broker.join(queue, timeout=600_000)
 
 
+def _wait_reindexed(rt: Any, task: dict, timeout_s: float = 300) -> None:
+    """Distributed mode: return once the corrected chunk is indexed again (its new text
+    searchable, the old one gone), so a caller's next search sees the correction."""
+    import time
+
+    from sqlalchemy import select
+
+    from documind.db.models import Chunk
+
+    _drain(rt)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with rt.sessions() as s:
+            indexed = s.scalar(select(Chunk.indexed_at).where(
+                Chunk.document_id == task["document_id"], Chunk.generation == task["generation"],
+                Chunk.idx == task["chunk_index"]))
+        if indexed is not None:
+            return
+        time.sleep(0.2)
+    raise CliError(f"task {task['task_id']} decided, but its chunk was not re-indexed within {timeout_s:.0f} s "
+                   "(are the embed and search workers running?)")
+
+
 def _show(data: Any, as_json: bool, text: str) -> None:
     if as_json:
         print_json(data)
@@ -111,6 +134,8 @@ def _answer(task_id: int, name: str, verdict: str, as_json: bool, **kw: Any) -> 
 
     with _validation(with_workers=verdict != "approve") as rt:
         data = rt.answers.answer(task_id, name, Verdict(verdict), **kw)
+        if data["outcome"] == "correct":
+            _wait_reindexed(rt, data)
     _show(data, as_json, f"task {task_id}: {data['status']}"
           + (f" ({data['outcome']})" if data["outcome"] else " (waiting for another validator)"))
 
