@@ -32,7 +32,7 @@ QUICK: dict[str, Any] = {
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
                     "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
-                    "chaos": 420},
+                    "chaos": 420, "validation": 40},
     "embed_chunks": 48,
     "embed_repeats": 3,
     "embedder_chunks": 96,
@@ -66,6 +66,11 @@ QUICK: dict[str, Any] = {
     "lanes_backlog_docs": 30,
     "lanes_chunks_per_doc": 6,
     "lanes_repeats": 1,
+    "validation_tasks": 200,
+    "validation_threads": 8,
+    "validation_validators": 4,
+    "audit_docs": 40,
+    "audit_repeats": 3,
     # Chaos (bench/chaos.py): seconds from the first batch's ingest; the short form of
     # tests/integration/test_chaos.py uses about these sizes.
     "chaos_docs": 45,
@@ -109,6 +114,11 @@ FULL: dict[str, Any] = {
     "lanes_backlog_docs": 100,
     "lanes_chunks_per_doc": 8,
     "lanes_repeats": 3,
+    "validation_tasks": 2000,
+    "validation_threads": 16,
+    "validation_validators": 8,
+    "audit_docs": 200,
+    "audit_repeats": 5,
     "chaos_docs": 120,
     "chaos_batches": 4,
     "chaos_s": 180,
@@ -122,7 +132,9 @@ FULL: dict[str, Any] = {
 
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
-    from bench import chaos, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache
+    from bench import (
+        chaos, embed, extraction, ingest, lanes, memory, queue_overhead, scaling, search, search_cache, validation,
+    )
 
     return {
         "embed": embed.measure,
@@ -136,11 +148,12 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "lanes": lanes.measure,
         "extraction": extraction.measure,
         "chaos": chaos.measure,
+        "validation": validation.measure,
     }
 
 
 NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
-         "chaos"]
+         "validation", "chaos"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

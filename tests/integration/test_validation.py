@@ -68,7 +68,7 @@ def test_flag_correct_reindex_and_audit(stack, tmp_path: Path) -> None:  # noqa:
     for query in ("zorblat wheat shipments", "zorblat quarterly ledger wheat"):
         assert not any("zorblat" in t for t in texts(stack, query, tenant))
     assert NEW in texts(stack, "barley shipments harbour", tenant)
-    status = stack.status(doc_id)
+    status = stack.cli("status", doc_id, "--tenant", tenant, "--json").json()
     assert status["status"] == "completed"  # the revision never left the document's final state
     assert stack.sql(f"SELECT validated_at IS NOT NULL FROM documents WHERE id = '{doc_id}'")[0][0]
 

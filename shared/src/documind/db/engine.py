@@ -30,7 +30,14 @@ SessionFactory = sessionmaker[Session]
 
 
 def build_session_factory(engine: Engine) -> SessionFactory:
-    return sessionmaker(engine, expire_on_commit=False)
+    from documind import audit
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    # Audit entries added in a transaction are chained and written just before it commits,
+    # and dropped when it rolls back (documind.audit).
+    event.listen(factory, "before_commit", audit.write_pending)
+    event.listen(factory, "after_rollback", audit.discard_pending)
+    return factory
 
 
 @contextmanager
