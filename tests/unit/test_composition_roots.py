@@ -16,7 +16,7 @@ EXPECTED = {
         "search.index_chunks", "search.index_chunks_bulk", "search.delete_document", "search.query", "search.query_batch",
         "search.check_index", "search.reindex", "search.optimize_index",
     },
-    "validate": set(),
+    "validate": {"validate.review_chunks"},
     "maintenance": {"maintenance.watchdog", "maintenance.prune_query_log"},
 }
 
