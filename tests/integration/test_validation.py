@@ -92,3 +92,40 @@ def test_flag_correct_reindex_and_audit(stack, tmp_path: Path) -> None:  # noqa:
     execute(stack, f"DELETE FROM audit_log WHERE seq = {seq + 1}")
     res = stack.cli("audit", "verify", check=False)
     assert res.code == 1 and "missing" in res.stdout
+
+
+JUNK = "Qxv7 §§ lorem grommet flibbertigibbet 0x3F 0x3F 0x3F mojibake Ã¤Ã¶Ã¼ rubble of a bad OCR pass."
+
+
+def test_rejected_chunk_leaves_search_by_batch(stack, tmp_path: Path) -> None:  # noqa: ANN001
+    """Rejected by a lead's batch: the chunk's point goes, search no longer finds it, the
+    document stays completed and is validated; the audit has one decision per task."""
+    tenant = f"rej-{stack.mode}"
+    path = tmp_path / "junk.txt"
+    path.write_text(JUNK)
+    (doc,) = stack.ingest(path, extra=("--tenant", tenant))
+    doc_id = doc["id"]
+    assert any("flibbertigibbet" in t for t in texts(stack, "flibbertigibbet grommet", tenant))
+    stack.cli("validate", "flag", doc_id, "--chunk", "0", "--confidence", "0.1", "--tenant", tenant)
+    for _ in range(100):  # distributed: the validate worker opens the task asynchronously
+        if stack.sql(f"SELECT COUNT(*) FROM validation_tasks WHERE document_id = '{doc_id}'") == [(1,)]:
+            break
+        import time
+
+        time.sleep(0.3)
+    out = stack.cli("validate", "batch", "reject", "--document", doc_id, "--by", "lead-ann", "--json").json()
+    assert out["decided"] == 1
+    for _ in range(100):  # distributed: the search worker removes the point asynchronously
+        if not any("flibbertigibbet" in t for t in texts(stack, "flibbertigibbet grommet", tenant)):
+            break
+        import time
+
+        time.sleep(0.5)
+    assert not any("flibbertigibbet" in t for t in texts(stack, "flibbertigibbet grommet", tenant))
+    assert stack.cli("status", doc_id, "--tenant", tenant, "--json").json()["status"] == "completed"
+    history = stack.cli("audit", doc_id, "--json").json()
+    decisions = [e for e in history if e["action"] == "decide:reject"]
+    assert len(decisions) == 1 and decisions[0]["actor"] == "lead-ann"
+    # index check agrees: the rejected chunk is expected nowhere (repair would not bring it back)
+    check = stack.cli("index", "check", "--tenant", tenant, "--json", check=False).json()
+    assert check["clean"] is True, check

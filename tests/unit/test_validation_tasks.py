@@ -222,3 +222,16 @@ def test_batch_is_all_or_nothing(sessions: SessionFactory, parts) -> None:  # no
     with sessions() as s:
         assert s.get(Document, doc).validated_at is not None
         assert audit.verify(s).ok
+
+
+def test_reprocessing_or_deleting_supersedes_open_tasks(sessions: SessionFactory, parts) -> None:  # noqa: ANN001
+    validators, assignment, _, _ = parts
+    doc = completed_document(sessions)
+    open_(sessions, review(doc, [0, 1]))
+    validators.add("a", [], 5)
+    assert assignment.next_task("a") is not None
+    StatusStore(sessions).register(Upload(tenant="acme", source_name="x.txt", sha256="a" * 64, size_bytes=1,
+                                          storage_key="k"), reprocess=True)
+    with sessions() as s:
+        assert set(s.scalars(select(ValidationTask.status))) == {TaskStatus.SUPERSEDED}
+    assert assignment.next_task("a") is None

@@ -27,6 +27,8 @@ from documind.db.models import (
     Stage,
     StageName,
     StageState,
+    TaskStatus,
+    ValidationTask,
     utcnow,
 )
 from documind.errors import Fenced
@@ -227,8 +229,11 @@ class StatusStore:
         doc.deleted_at = None
         doc.completed_at = None
         doc.purged_at = None
+        doc.validated_at = None
+        doc.validated_confidence = None
         for stage in list(doc.stages):
             s.delete(stage)
+        supersede_tasks(s, doc.id)
 
     # ---- the fence -----------------------------------------------------------------------
     @staticmethod
@@ -427,6 +432,7 @@ class StatusStore:
             doc.deleted_at = utcnow()
             doc.purged_at = None  # until the search service confirms its points gone
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
+            supersede_tasks(s, document_id)
         self.versions.bump(doc.tenant)
         return doc
 
@@ -452,6 +458,7 @@ class StatusStore:
                     stage.finished_at = now
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
             s.execute(PageRangeResult.__table__.delete().where(PageRangeResult.document_id == document_id))
+            supersede_tasks(s, document_id)
             return doc, True
 
     def mark_purged(self, document_id: str) -> bool:
@@ -587,6 +594,17 @@ class StatusStore:
                 )
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def supersede_tasks(s: Session, document_id: str) -> None:
+    """The document's unanswered validation tasks are moot once it is re-processed,
+    deleted or cancelled: nobody is handed them any more (one indexed UPDATE)."""
+    s.execute(
+        update(ValidationTask)
+        .where(ValidationTask.document_id == document_id,
+               ValidationTask.status.in_((TaskStatus.OPEN, TaskStatus.ASSIGNED)))
+        .values(status=TaskStatus.SUPERSEDED, assigned_to=None)
+    )
 
 
 def _owned(document_id: str, tenant: str | None) -> Select:
