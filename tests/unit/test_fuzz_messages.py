@@ -36,7 +36,7 @@ _SAMPLES = {
     "ingest.extract_pages": {"document_id": DOC, "generation": 2, "first_page": 1, "last_page": 8,
                              "total_pages": 20, "lane": "interactive"},
     "embed.embed_chunks": {"document_id": DOC, "generation": 1, "start": 0, "end": 64, "tenant": "acme"},
-    "search.index_chunks": {"document_id": DOC, "generation": 1, "start": 64, "end": 128},
+    "search.index_chunks": {"document_id": DOC, "generation": 1, "start": 64, "end": 128, "revision": True},
     "search.delete_document": {"document_id": DOC, "tenant": "acme"},
     "search.query": {"tenant": "acme", "query": "hermit crabs", "top_k": 5, "mode": "hybrid",
                      "document_ids": [DOC], "mime_types": ["application/pdf"], "labels": ["x"],
@@ -48,6 +48,9 @@ _SAMPLES = {
     "search.optimize_index": {"quantization": "scalar"},
     "maintenance.watchdog": {"stale_after_s": 600.0},
     "maintenance.prune_query_log": {"retention_days": 30},
+    "validate.review_chunks": {"document_id": DOC, "generation": 1, "tenant": "acme", "lane": "bulk",
+                               "document_confidence": 0.7,
+                               "chunks": [{"idx": 0, "confidence": 0.4, "reasons": ["ocr"]}]},
 }
 for _c in ALL_CONTRACTS:
     VALID[_c] = {"v": 1, **_SAMPLES[_c.ACTOR]}
