@@ -6,7 +6,6 @@ and every change lands in a verifying audit chain."""
 from __future__ import annotations
 
 import threading
-from collections import Counter
 
 import pytest
 from sqlalchemy import func, select

@@ -5,7 +5,6 @@ the embed and search services (in embedded mode this process runs them and waits
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any, Iterator
 
 import click
 
-from documind.cli.common import CliError, cli_settings, open_runtime, print_json, resolve_tenant
+from documind.cli.common import CliError, open_runtime, print_json, resolve_tenant
 
 REVISION_QUEUES = ("validate", "embed", "embed_bulk", "search", "search_bulk")
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from documind import audit
 from documind.db.engine import SessionFactory, transaction
@@ -23,7 +22,7 @@ def parse_languages(value: str | None) -> list[str]:
     return langs
 
 
-def live_load(session: Session, cutoff: datetime):  # noqa: ANN201
+def live_load(cutoff: datetime):  # noqa: ANN201
     """Per validator id, tasks held and not yet timed out (a subquery)."""
     return (
         select(ValidationTask.assigned_to.label("vid"), func.count().label("load"))
@@ -55,11 +54,9 @@ class Validators:
             raise ValidationRefused(f"validator {name!r} exists already") from None
 
     def list(self) -> list[dict]:
-        from datetime import timedelta
-
         cutoff = utcnow() - timedelta(seconds=self.assign_timeout_s)
         with self.sessions() as s:
-            load = live_load(s, cutoff)
+            load = live_load(cutoff)
             rows = s.execute(
                 select(Validator, func.coalesce(load.c.load, 0))
                 .outerjoin(load, load.c.vid == Validator.id).order_by(Validator.name)
