@@ -140,7 +140,8 @@ class Answers:
     @staticmethod
     def _score(s: Session, answers: list[ValidationAnswer], decision: Decision) -> None:
         winner = (decision.verdict.value, decision.text if decision.verdict is Verdict.CORRECT else None)
-        for a in answers:
+        # Locked in id order, as assign_open locks them: two decisions never deadlock.
+        for a in sorted(answers, key=lambda x: x.validator_id):
             v = s.get(Validator, a.validator_id, with_for_update=True)
             v.compared += 1
             v.agreed += int(_key(a) == winner)
