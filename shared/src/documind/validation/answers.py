@@ -101,9 +101,11 @@ class Answers:
         after = _After()
         with write_transaction(self.sessions) as s:
             v = self.assignment.validator(s, name)
-            task = s.scalar(select(ValidationTask).where(ValidationTask.id == task_id).with_for_update())
-            if task is None:
+            doc_id = s.scalar(select(ValidationTask.document_id).where(ValidationTask.id == task_id))
+            if doc_id is None:
                 raise ValidationRefused(f"no validation task {task_id}")
+            _lock_documents(s, [doc_id])
+            task = s.scalar(select(ValidationTask).where(ValidationTask.id == task_id).with_for_update())
             if task.status != TaskStatus.ASSIGNED or task.assigned_to != v.id:
                 state = task.status.value
                 raise ValidationRefused(f"task {task_id} is not held by {name} (it is {state}); take it with validate next")
@@ -235,6 +237,9 @@ class Answers:
             if tenant is not None:
                 q = q.where(ValidationTask.tenant == tenant)
             ids = list(s.scalars(q.order_by(ValidationTask.id)))
+            _lock_documents(s, list(s.scalars(
+                select(ValidationTask.document_id).where(ValidationTask.id.in_(ids)).distinct()
+            )) if ids else [])
             decided = []
             for task_id in ids:
                 # One task at a time, NOWAIT: a task someone else has locked right now fails
@@ -256,6 +261,15 @@ class Answers:
             self.send(message)
         for tenant in after.tenants:
             self.versions.bump(tenant)  # validated figures and texts changed: cached answers are void
+
+
+def _lock_documents(s: Session, document_ids: list[str]) -> None:
+    """Documents first, in id order, then tasks and chunks: the order the pipeline's own
+    transactions take (a delete locks the document, then deletes its chunks and supersedes
+    its tasks), so a decision and a delete wait for each other instead of deadlocking."""
+    if document_ids:
+        s.execute(select(Document.id).where(Document.id.in_(sorted(document_ids)))
+                  .order_by(Document.id).with_for_update())
 
 
 def document_confidence(chunk_count: int, tasks: list[ValidationTask]) -> float:
