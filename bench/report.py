@@ -159,6 +159,15 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
         if ip.get("ratio_enrich_to_encode") is not None:
             row("9", "Enrichment vs encoding, same chunks in process (ms/chunk; ratio = enrichment's added share)",
                 ip.get("enrich_ms_per_chunk"), ip.get("encode_ms_per_chunk"), ip.get("ratio_enrich_to_encode"))
+    if not failed("9", "validation"):
+        v = m["validation"]
+        a, au = v["assignment"], v["audit"]
+        row("9", f"Validation tasks taken + approved per s, {a['threads']} threads x {a['validators']} validators "
+            f"vs 1 thread ({a['tasks_answered_twice']} answered twice)",
+            a["concurrent_tasks_per_s"], a["single_tasks_per_s"], a["ratio_concurrent_to_single"])
+        row("9", "Status transitions of a small ingest (8), ms per document: audit on vs off",
+            au["ms_per_document"]["audit_on"].get("p50"), au["ms_per_document"]["audit_off"].get("p50"),
+            au["ratio_on_to_off_p50"])
     return rows
 
 

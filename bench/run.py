@@ -32,7 +32,7 @@ QUICK: dict[str, Any] = {
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
                     "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
-                    "chaos": 420, "classification": 60, "enrichment": 150, "cli_start": 120},
+                    "chaos": 420, "classification": 60, "enrichment": 150, "cli_start": 120, "validation": 40},
     "cli_docs": 50,
     "cli_repeats": 3,
     "embed_chunks": 48,
@@ -68,6 +68,11 @@ QUICK: dict[str, Any] = {
     "lanes_backlog_docs": 30,
     "lanes_chunks_per_doc": 6,
     "lanes_repeats": 1,
+    "validation_tasks": 200,
+    "validation_threads": 8,
+    "validation_validators": 4,
+    "audit_docs": 40,
+    "audit_repeats": 3,
     # Chaos (bench/chaos.py): seconds from the first batch's ingest; the short form of
     # tests/integration/test_chaos.py uses about these sizes.
     "chaos_docs": 45,
@@ -123,6 +128,11 @@ FULL: dict[str, Any] = {
     "lanes_backlog_docs": 100,
     "lanes_chunks_per_doc": 8,
     "lanes_repeats": 3,
+    "validation_tasks": 2000,
+    "validation_threads": 16,
+    "validation_validators": 8,
+    "audit_docs": 200,
+    "audit_repeats": 5,
     "chaos_docs": 120,
     "chaos_batches": 4,
     "chaos_s": 180,
@@ -149,7 +159,7 @@ FULL: dict[str, Any] = {
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
     from bench import (
         chaos, classification, cli_start, embed, enrichment, extraction, ingest, lanes, memory, queue_overhead,
-        scaling, search, search_cache,
+        scaling, search, search_cache, validation,
     )
 
     return {
@@ -167,11 +177,12 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "classification": classification.measure,
         "enrichment": enrichment.measure,
         "cli_start": cli_start.measure,
+        "validation": validation.measure,
     }
 
 
 NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
-         "chaos", "classification", "enrichment", "cli_start"]
+         "validation", "chaos", "classification", "enrichment", "cli_start"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

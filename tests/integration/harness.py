@@ -20,7 +20,7 @@ from typing import Any, Iterator
 REPO = Path(__file__).resolve().parents[2]
 DOCUMIND = str(Path(sys.executable).with_name("documind"))
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-SERVICES = ("ingest", "embed", "search", "maintenance")
+SERVICES = ("ingest", "embed", "search", "maintenance", "validate")
 
 
 @dataclass

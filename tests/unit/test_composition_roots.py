@@ -18,7 +18,7 @@ EXPECTED = {
         "search.check_index", "search.reindex", "search.optimize_index", "search.refresh_payload",
         "search.activate_model",
     },
-    "validate": set(),
+    "validate": {"validate.review_chunks"},
     "maintenance": {
         "maintenance.watchdog", "maintenance.prune_query_log", "maintenance.index_check", "maintenance.cleanup",
         "maintenance.sweep_search_cache", "maintenance.backup",

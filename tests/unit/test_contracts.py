@@ -23,6 +23,7 @@ from documind.contracts import (
     Queues,
     PruneQueryLog,
     RefreshPayload,
+    ReviewChunks,
     RunBackup,
     RunCleanup,
     RunIndexCheck,
@@ -42,7 +43,7 @@ DOC = "0f8fad5b-d9cb-469f-a165-70867728950e"
 SAMPLES: dict[type[Contract], dict[str, Any]] = {
     ProcessDocument: {"document_id": DOC, "generation": 2},
     ExtractPages: {"document_id": DOC, "generation": 1, "first_page": 26, "last_page": 50, "total_pages": 619},
-    EmbedChunks: {"document_id": DOC, "generation": 1, "start": 0, "end": 128},
+    EmbedChunks: {"document_id": DOC, "generation": 1, "start": 0, "end": 128, "revision": True},
     IndexChunks: {"document_id": DOC, "generation": 3, "start": 128, "end": 200},
     DeleteDocument: {"document_id": DOC},
     SearchQuery: {"query": "what is a layout parser", "tenant": "acme", "top_k": 5, "document_ids": [DOC], "model": "m"},

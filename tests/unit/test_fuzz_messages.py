@@ -36,7 +36,7 @@ _SAMPLES = {
     "ingest.extract_pages": {"document_id": DOC, "generation": 2, "first_page": 1, "last_page": 8,
                              "total_pages": 20, "lane": "interactive"},
     "embed.embed_chunks": {"document_id": DOC, "generation": 1, "start": 0, "end": 64, "tenant": "acme"},
-    "search.index_chunks": {"document_id": DOC, "generation": 1, "start": 64, "end": 128},
+    "search.index_chunks": {"document_id": DOC, "generation": 1, "start": 64, "end": 128, "revision": True},
     "search.delete_document": {"document_id": DOC, "tenant": "acme"},
     "search.query": {"tenant": "acme", "query": "hermit crabs", "top_k": 5, "mode": "hybrid",
                      "document_ids": [DOC], "mime_types": ["application/pdf"], "labels": ["x"],

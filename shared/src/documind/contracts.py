@@ -120,6 +120,10 @@ class ChunkRange(DocumentWork):
 
     start: int = Field(ge=0)
     end: int = Field(gt=0)
+    # A completed document's chunks changed (a validator's correction or rejection): embed
+    # or index just them, behind ``StatusStore.revision``; the document stays completed.
+    # Optional, so messages sent before it existed still parse.
+    revision: bool = False
 
     @model_validator(mode="after")
     def _ordered(self) -> "ChunkRange":

@@ -23,7 +23,7 @@ from documind.contracts import (
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import DeadLetter, Document, DocumentStatus, utcnow
 from documind.errors import DocumindError, MalformedMessage
-from documind.status import ACTIVE_STATUSES, StatusStore
+from documind.status import ACTIVE_STATUSES, StatusStore, audit_document, doc_state
 
 
 class RedriveRefused(DocumindError):
@@ -128,7 +128,9 @@ class DeadLetterStore:
             raise RedriveRefused(f"document {work.document_id} was deleted; nothing to re-drive")
         if doc.status is DocumentStatus.FAILED:
             # Its generation's other messages are fenced off: only a new one can finish it.
+            before = doc_state(doc)
             StatusStore.new_generation(s, doc)
+            audit_document(s, doc, "restart", before, reason="dead letter re-driven")
             return (
                 ProcessDocument(document_id=doc.id, generation=doc.generation, lane=doc.lane, tenant=doc.tenant),
                 f"document {doc.id} processed again from the start (generation {doc.generation})",

@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     backup_timeout_s: float = Field(3600.0, gt=0, description="pg_dump / pg_restore / Qdrant snapshot time limit")
     schedule_backup: str = Field(
         "", description="cron of the scheduled backup into DOCUMIND_BACKUP_DIR ('' = never: choose where first)"
+    validation_assign_timeout_s: float = Field(
+        3600.0, gt=0, description="an assigned, unanswered validation task goes back to the queue after this"
+    )
+    validation_required_answers: int = Field(
+        1, ge=1, le=2, description="answers a validation task needs (2: two validators; if they disagree a third decides)"
     )
 
     # 20 retries backing off from 1 s to 60 s last about 8 to 15 minutes: a restart of Redis,

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from documind import audit
 from documind.contracts import Lane
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import (
@@ -26,6 +27,8 @@ from documind.db.models import (
     Stage,
     StageName,
     StageState,
+    TaskStatus,
+    ValidationTask,
     utcnow,
 )
 from documind.errors import Fenced
@@ -55,6 +58,31 @@ class Registered:
     lane: Lane = Lane.INTERACTIVE  # the lane its messages go on
 
 
+def current_actor() -> str:
+    """Who makes a change: the actor whose message this thread handles, else the process
+    (the CLI, a scheduler). Read from Dramatiq's CurrentMessage middleware when installed."""
+    from dramatiq.middleware import CurrentMessage
+
+    message = CurrentMessage.get_current_message()
+    return message.actor_name if message is not None else "cli"
+
+
+def doc_state(doc: Document) -> dict:
+    return {
+        "status": doc.status.value if doc.status else None,
+        "stage": doc.stage.value if doc.stage else None,
+        "generation": doc.generation,
+    }
+
+
+def audit_document(s: Session, doc: Document, action: str, before: dict | None, reason: str | None = None) -> None:
+    """One audit entry for a document transition, in the transaction that made it."""
+    audit.record(
+        s, actor=current_actor(), entity_type="document", entity_id=doc.id, action=action,
+        before=before, after=doc_state(doc), reason=reason,
+    )
+
+
 def _stage_row(s: Session, document_id: str, name: StageName) -> Stage:
     stage = s.scalar(select(Stage).where(Stage.document_id == document_id, Stage.name == name))
     if stage is None:
@@ -73,6 +101,11 @@ class StageStep:
 
     def begin(self, name: StageName, units_total: int | None = None) -> None:
         now = utcnow()
+        if self.document.status != DocumentStatus.PROCESSING or self.document.stage != name:
+            before = doc_state(self.document)
+            self.document.status = DocumentStatus.PROCESSING
+            self.document.stage = name
+            audit_document(self.session, self.document, f"stage:{name.value}", before)
         self.document.status = DocumentStatus.PROCESSING
         self.document.stage = name
         stage = _stage_row(self.session, self.document.id, name)
@@ -96,7 +129,10 @@ class StageStep:
 
     def hand_off(self, name: StageName, units_total: int) -> None:
         """Create the next stage as pending with its amount of work (e.g. chunks to embed)."""
-        self.document.stage = name
+        if self.document.stage != name:
+            before = doc_state(self.document)
+            self.document.stage = name
+            audit_document(self.session, self.document, f"hand_off:{name.value}", before)
         stage = _stage_row(self.session, self.document.id, name)
         stage.state = StageState.PENDING
         stage.units_total = units_total
@@ -156,13 +192,19 @@ class StatusStore:
                         )
                         s.add(doc)
                         s.flush()
+                        audit_document(s, doc, "register", None, reason=f"upload {upload.source_name}")
                         return Registered(doc.id, doc.generation, True, True, doc.lane)
                     restart = reprocess or doc.status in (
                         DocumentStatus.DELETED,
                         DocumentStatus.CANCELLED,
                     )
                     if restart:
+                        before = doc_state(doc)
                         self._restart(s, doc, upload)
+                        audit_document(
+                            s, doc, "restart", before,
+                            reason="reprocess requested" if reprocess else f"re-uploaded after {before['status']}",
+                        )
                     registered = Registered(doc.id, doc.generation, False, restart, doc.lane)
             except IntegrityError:
                 continue  # a concurrent upload of the same bytes won the insert: read it
@@ -189,8 +231,11 @@ class StatusStore:
         doc.deleted_at = None
         doc.completed_at = None
         doc.purged_at = None
+        doc.validated_at = None
+        doc.validated_confidence = None
         for stage in list(doc.stages):
             s.delete(stage)
+        supersede_tasks(s, doc.id)
 
     # ---- the fence -----------------------------------------------------------------------
     @staticmethod
@@ -222,6 +267,30 @@ class StatusStore:
         ):
             raise Fenced(f"document {document_id} generation {generation} is past chunking: its chunks are final")
         return doc
+
+    @staticmethod
+    def revision_guard(s: Session, document_id: str, generation: int, *, lock: bool = False) -> Document:
+        """The fence for revising a searchable document's chunks after a person's decision
+        (``revision`` messages): the document must still be ``completed`` in this
+        generation. Deleted, cancelled, failed or re-processed raises ``Fenced`` as the
+        pipeline's fence does; a delete takes the same row lock, so it waits for a revision
+        in progress or fences it off."""
+        query = select(Document).where(Document.id == document_id)
+        doc = s.scalar(query.with_for_update() if lock else query)
+        if doc is None:
+            raise Fenced(f"document {document_id} does not exist")
+        if doc.generation != generation:
+            raise Fenced(f"document {document_id} generation {generation} superseded by {doc.generation}")
+        if doc.status is not DocumentStatus.COMPLETED:
+            raise Fenced(f"document {document_id} is {doc.status.value}: no revision")
+        return doc
+
+    @contextmanager
+    def revision(self, document_id: str, generation: int) -> Iterator[Session]:
+        """One transaction behind :meth:`revision_guard` (row locked)."""
+        with transaction(self.sessions) as s:
+            self.revision_guard(s, document_id, generation, lock=True)
+            yield s
 
     def check(self, document_id: str, generation: int) -> None:
         with self.sessions() as s:
@@ -323,8 +392,10 @@ class StatusStore:
             if generation is not None and doc.generation != generation:
                 return False
             tenant = doc.tenant
+            before = doc_state(doc)
             doc.status = DocumentStatus.FAILED
             doc.error = reason
+            audit_document(s, doc, "fail", before, reason)
             doc.completed_at = now
             for stage in doc.stages:
                 if stage.state in (StageState.RUNNING, StageState.PENDING):
@@ -339,7 +410,9 @@ class StatusStore:
         now = utcnow()
         with transaction(self.sessions) as s:
             doc = self.guard(s, document_id, generation, lock=True)
+            before = doc_state(doc)
             doc.status = DocumentStatus.COMPLETED
+            audit_document(s, doc, "complete", before)
             doc.completed_at = now
             for stage in doc.stages:
                 if stage.state != StageState.DONE:
@@ -356,10 +429,13 @@ class StatusStore:
             doc = s.scalar(_owned(document_id, tenant).with_for_update())
             if doc is None:
                 return None
+            before = doc_state(doc)
             doc.status = DocumentStatus.DELETED
+            audit_document(s, doc, "delete", before, reason="deleted by a user")
             doc.deleted_at = utcnow()
             doc.purged_at = None  # until the search service confirms its points gone
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
+            supersede_tasks(s, document_id)
         self.versions.bump(doc.tenant)
         return doc
 
@@ -373,7 +449,9 @@ class StatusStore:
             doc = s.scalar(_owned(document_id, tenant).with_for_update())
             if doc is None or doc.status in FINAL_STATUSES:
                 return doc, False
+            before = doc_state(doc)
             doc.status = DocumentStatus.CANCELLED
+            audit_document(s, doc, "cancel", before, reason="cancelled by a user")
             doc.completed_at = now
             doc.purged_at = None  # until the search service confirms its points gone
             doc.chunk_count = 0
@@ -383,6 +461,7 @@ class StatusStore:
                     stage.finished_at = now
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
             s.execute(PageRangeResult.__table__.delete().where(PageRangeResult.document_id == document_id))
+            supersede_tasks(s, document_id)
             return doc, True
 
     def mark_purged(self, document_id: str) -> bool:
@@ -518,6 +597,17 @@ class StatusStore:
                 )
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def supersede_tasks(s: Session, document_id: str) -> None:
+    """The document's unanswered validation tasks are moot once it is re-processed,
+    deleted or cancelled: nobody is handed them any more (one indexed UPDATE)."""
+    s.execute(
+        update(ValidationTask)
+        .where(ValidationTask.document_id == document_id,
+               ValidationTask.status.in_((TaskStatus.OPEN, TaskStatus.ASSIGNED)))
+        .values(status=TaskStatus.SUPERSEDED, assigned_to=None)
+    )
 
 
 def _owned(document_id: str, tenant: str | None) -> Select:

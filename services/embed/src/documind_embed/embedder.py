@@ -38,6 +38,8 @@ class ChunkEmbedder:
         encoder = self.active() if self.active is not None else self.encoder
         model = encoder.model_name
         started = time.monotonic()
+        if work.revision:
+            return self.revise(work)
         rt.status.begin_stage(doc_id, gen, StageName.EMBED)
         needs_vector = (Chunk.embedding.is_(None)) | (Chunk.embedding_model != model)
         needs_enrichment = ChunkEnrichment.chunk_id.is_(None) if self.enricher is not None else false()
@@ -75,6 +77,48 @@ class ChunkEmbedder:
                 document_id=doc_id, generation=gen, start=work.start, end=work.end, lane=work.lane, tenant=work.tenant
             )
         )
+        return len(rows)
+
+    def revise(self, work: EmbedChunks) -> int:
+        """A completed document's changed chunks (a validator's correction): embed them and
+        hand them to the search service, without touching the document's stages or status.
+        A vector is stored only if the text it was computed from is still the chunk's (a
+        second correction meanwhile sends its own message)."""
+        rt = self.runtime
+        encoder = self.active() if self.active is not None else self.encoder
+        doc_id, gen, model = work.document_id, work.generation, encoder.model_name
+        with rt.sessions() as s:
+            rt.status.revision_guard(s, doc_id, gen)
+            rows = s.execute(
+                select(Chunk.id, Chunk.idx, Chunk.text, Chunk.token_count).where(
+                    Chunk.document_id == doc_id, Chunk.generation == gen,
+                    Chunk.idx >= work.start, Chunk.idx < work.end, Chunk.rejected_at.is_(None),
+                    (Chunk.embedding.is_(None)) | (Chunk.embedding_model != model),
+                ).order_by(Chunk.idx)
+            ).all()
+        if rows:
+            vectors = encoder.encode([r.text for r in rows])
+            # The corrected text's entities, sentiment and quality replace the old text's (the
+            # point payload carries the entities, so they must be current before indexing).
+            findings = (
+                self.enricher().enrich([ChunkText(r.id, r.idx, r.text, r.token_count) for r in rows])
+                if self.enricher is not None else []
+            )
+            table = Chunk.__table__
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("cid"), table.c.text == bindparam("seen"))
+                .values(embedding=bindparam("vec"), embedding_model=model, embedded_at=utcnow())
+            )
+            with rt.status.revision(doc_id, gen) as s:
+                s.execute(stmt, [{"cid": r.id, "seen": r.text, "vec": vec.tobytes()}
+                                 for r, vec in zip(rows, vectors)])
+                store_findings(s, doc_id, gen, findings)
+            rt.metrics.chunks_processed.labels("embed").inc(len(rows))
+        rt.bus.send(IndexChunks(
+            document_id=doc_id, generation=gen, start=work.start, end=work.end, lane=work.lane,
+            tenant=work.tenant, revision=True,
+        ))
         return len(rows)
 
     def _store(

@@ -111,6 +111,7 @@ class IndexAudit:
                 .where(
                     Chunk.document_id.in_(list(by_id)), Chunk.generation == Document.generation,
                     Chunk.embedding.is_not(None), Chunk.embedding_model == model,
+                    Chunk.rejected_at.is_(None),  # a validator took it out of search
                 )
             )
             for doc_id, idx, gen, text in rows:
@@ -155,6 +156,7 @@ class IndexAudit:
                 .where(
                     Chunk.document_id == doc.id, Chunk.generation == doc.generation,
                     Chunk.idx.in_(sorted(indexes)), Chunk.embedding_model == model,
+                    Chunk.rejected_at.is_(None),
                 )
                 .order_by(Chunk.idx)
             ).scalars().all()

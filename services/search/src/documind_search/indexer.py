@@ -27,6 +27,7 @@ from documind.errors import Fenced, InconsistentChunks
 from documind.logging import get_logger
 from documind.runtime import Runtime
 from documind.status import StatusStore
+from documind.vectors import point_id
 
 from documind_search.keywords import Bm25Params
 from documind_search.points import DEFAULT_BM25, build_points
@@ -48,6 +49,8 @@ class Indexer:
         rt = self.runtime
         doc_id, gen = work.document_id, work.generation
         started = time.monotonic()
+        if work.revision:
+            return self.revise(work)
         rt.status.begin_stage(doc_id, gen, StageName.INDEX)
         for _attempt in range(3):
             rows, points, tenant, created_at, may_have_older, model = self._points(work)
@@ -106,6 +109,46 @@ class Indexer:
                 self.reembed(stale, model)  # type: ignore[misc]
             points = build_points(doc, rows, model, self.bm25)
         return rows, points, tenant, created_at, may_have_older, model
+
+    def revise(self, work: IndexChunks) -> int:
+        """A completed document's chunks changed (a validator's correction or rejection):
+        upsert the chunks of the range that have a current vector, delete the points of
+        those that have none (a correction waiting for its vector: its old text must not be
+        found meanwhile) or were rejected, and void the tenant's cached results. Behind
+        ``StatusStore.revision``, re-checked after the write like the pipeline's path."""
+        rt = self.runtime
+        doc_id, gen = work.document_id, work.generation
+        # The live collection's model (a model swap may have switched it since the embed step).
+        model = self.index.live()[1] if self.reembed is not None else self.index.model
+        with rt.sessions() as s:
+            doc = StatusStore.revision_guard(s, doc_id, gen)
+            tenant = doc.tenant
+            rows = s.execute(
+                select(Chunk).where(
+                    Chunk.document_id == doc_id, Chunk.generation == gen,
+                    Chunk.idx >= work.start, Chunk.idx < work.end,
+                ).order_by(Chunk.idx)
+            ).scalars().all()
+            stale = [c for c in rows if c.rejected_at is None and c.embedding is not None and c.embedding_model != model]
+            if stale and self.reembed is not None:
+                self.reembed(stale, model)
+            live = [c for c in rows if c.rejected_at is None and c.embedding is not None and c.embedding_model == model]
+            gone = [point_id(doc_id, c.idx, model, generation=gen) for c in rows if c not in live]
+            points = build_points(doc, live, model, self.bm25)
+        if gone:
+            self.index.delete_points(gone)
+        if points:
+            self.index.upsert(points)
+        rt.versions.bump(tenant)  # after the index changed: no cached answer keeps the old text
+        try:
+            with rt.status.revision(doc_id, gen) as s:
+                if live:
+                    s.execute(update(Chunk).where(Chunk.id.in_([c.id for c in live])).values(indexed_at=utcnow()))
+        except Fenced:
+            self._withdraw(doc_id, gen, tenant, [p.id for p in points])
+            raise
+        rt.metrics.chunks_processed.labels("index").inc(len(points))
+        return len(points)
 
     def _finish(self, doc_id: str, gen: int, total: int, *, may_have_older: bool) -> bool:
         """The last range is indexed: complete the document. True for the call that did."""

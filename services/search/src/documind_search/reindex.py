@@ -225,6 +225,7 @@ class Reindexer:
                     select(Chunk).where(
                         Chunk.document_id == doc.id, Chunk.generation == doc.generation,
                         Chunk.indexed_at.is_not(None), Chunk.embedding_model == model,
+                        Chunk.rejected_at.is_(None),
                     )
                 ).all()
                 points.extend(build_points(doc, list(rows), model, self.audit.bm25))

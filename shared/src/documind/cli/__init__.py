@@ -10,10 +10,11 @@ Exit codes: 0 success; 1 error (one line on stderr); 2 usage error; 3 some docum
 One module per command group: ``documents`` (ingest, status, delete, rendition, cancel),
 ``search`` (search, analytics), ``index`` (index check/repair/reindex/optimize),
 ``labels`` (the classification taxonomy), ``show`` (a document's AI-processing results),
-``model`` (model train/list/activate/rollback), ``operations`` (recover, dead-letters, worker,
-migrate), ``maintenance`` (health, scheduler, collector, cleanup, cache, backup, restore),
-``serve`` (the long-lived embedded worker other commands talk to); ``common`` holds what they
-share.
+``model`` (model train/list/activate/rollback), ``validate`` (validation tasks), ``validators``
+(the validator registry), ``audit`` (history and chain verification), ``operations`` (recover,
+dead-letters, worker, migrate), ``maintenance`` (health, scheduler, collector, cleanup, cache,
+backup, restore), ``serve`` (the long-lived embedded worker other commands talk to); ``common``
+holds what they share.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from documind.cli.operations import dead_letters, migrate, recover, worker
 from documind.cli.search import analytics, search
 from documind.cli.serve import serve
 from documind.cli.show import show
+from documind.cli.audit import audit
+from documind.cli.validate import validate
+from documind.cli.validators import validators
 from documind.errors import DocumindError
 
 
@@ -44,7 +48,8 @@ def main() -> None:
 
 # One module per command group; the order here is the order of `documind --help`.
 for command in (ingest, status, show, search, rendition, delete, cancel, recover, dead_letters, analytics, index,
-                labels, model, serve, worker, migrate, health, scheduler, collector, cleanup, cache, backup, restore):
+                labels, model, validate, validators, audit, serve, worker, migrate, health, scheduler, collector,
+                cleanup, cache, backup, restore):
     main.add_command(command)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -30,11 +30,32 @@ SessionFactory = sessionmaker[Session]
 
 
 def build_session_factory(engine: Engine) -> SessionFactory:
-    return sessionmaker(engine, expire_on_commit=False)
+    from documind import audit
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    # Audit entries added in a transaction are chained and written just before it commits,
+    # and dropped when it rolls back (documind.audit).
+    event.listen(factory, "before_commit", audit.write_pending)
+    event.listen(factory, "after_rollback", audit.discard_pending)
+    return factory
 
 
 @contextmanager
 def transaction(sessions: SessionFactory) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on error."""
     with sessions() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def write_transaction(sessions: SessionFactory) -> Iterator[Session]:
+    """A unit of work that reads and then writes what another writer may take at the same
+    moment (e.g. the next validation task). Postgres: as ``transaction`` (the caller locks
+    rows, ``FOR UPDATE SKIP LOCKED``). SQLite has no row locks and ignores FOR UPDATE: its
+    deferred transactions would let two threads read the same free row; ``BEGIN IMMEDIATE``
+    takes the database write lock before the first read, so writers run one at a time
+    (waiting up to the busy timeout) and each reads what the previous one committed."""
+    with sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE"))
         yield session

@@ -111,6 +111,10 @@ class Document(Base):
     deleted_at: Mapped[datetime | None]
     # A deleted or cancelled document's index points confirmed gone (the search service).
     purged_at: Mapped[datetime | None]
+    # Every validation task of the current generation answered (the validate service); a
+    # flag beside the pipeline status, not a status: the document stays searchable throughout.
+    validated_at: Mapped[datetime | None]
+    validated_confidence: Mapped[float | None] = mapped_column(Float)
 
     stages: Mapped[list["Stage"]] = relationship(
         back_populates="document", cascade="all, delete-orphan", order_by="Stage.id"
@@ -155,6 +159,9 @@ class Chunk(Base):
     indexed_at: Mapped[datetime | None]
     # The chunk's top label when its document was classified: {"name", "score"} (issue 11).
     classification: Mapped[dict | None] = mapped_column(JSON)
+    # A validator rejected the chunk: it stays in the database (audit, training data) but
+    # never in search; the indexer, index check and re-index skip it.
+    rejected_at: Mapped[datetime | None]
 
 
 class PageRangeResult(Base):
@@ -352,3 +359,107 @@ class ModelVersion(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     activated_at: Mapped[datetime | None]
     retired_at: Mapped[datetime | None]
+class AuditEntry(Base):
+    """One state change (who, what, when, before, after, why), append-only and hash-chained:
+    ``hash`` covers the row's content and ``prev_hash``, so a changed or deleted row breaks
+    the chain (``documind.audit``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's head (one row, id 1): its last seq and hash. Every append updates it
+    first, so its row lock serializes appends on Postgres (the chain never forks), and
+    deleting the newest rows is detected (the head no longer matches the last row)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Validator(Base):
+    __tablename__ = "validators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    languages: Mapped[list] = mapped_column(JSON, default=list)  # empty: any language
+    capacity: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Agreement with the final decision over tasks answered by more than one validator.
+    compared: Mapped[int] = mapped_column(Integer, default=0)
+    agreed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskStatus(str, enum.Enum):
+    OPEN = "open"            # waiting for a validator
+    ASSIGNED = "assigned"    # held by ``assigned_to`` since ``assigned_at``
+    ANSWERED = "answered"    # decided: ``outcome`` is final
+    SUPERSEDED = "superseded"  # a newer generation (or removal) of the document made it moot
+
+
+class Verdict(str, enum.Enum):
+    APPROVE = "approve"
+    CORRECT = "correct"
+    REJECT = "reject"
+
+
+class ValidationTask(Base):
+    """One chunk of one document generation a person should check. Unique per (document,
+    generation, chunk): a redelivered ``ReviewChunks`` inserts nothing new."""
+
+    __tablename__ = "validation_tasks"
+    __table_args__ = (
+        UniqueConstraint("document_id", "generation", "chunk_idx", name="uq_validation_tasks_chunk"),
+        Index("ix_validation_tasks_queue", "status", "priority"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    generation: Mapped[int] = mapped_column(Integer)
+    chunk_idx: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    document_confidence: Mapped[float] = mapped_column(Float)  # the document's, when flagged
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    lane: Mapped[Lane] = mapped_column(_enum(Lane, "lane"), default=Lane.INTERACTIVE)
+    # Lower first: interactive before bulk, then the least confident.
+    priority: Mapped[float] = mapped_column(Float)
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"))
+    required_answers: Mapped[int] = mapped_column(Integer, default=1)
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("validators.id"), index=True)
+    assigned_at: Mapped[datetime | None]
+    outcome: Mapped[Verdict | None] = mapped_column(_enum(Verdict, "verdict"))
+    final_confidence: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+
+class ValidationAnswer(Base):
+    __tablename__ = "validation_answers"
+    __table_args__ = (UniqueConstraint("task_id", "validator_id", name="uq_validation_answers_task_validator"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("validation_tasks.id", ondelete="CASCADE"), index=True)
+    validator_id: Mapped[int] = mapped_column(ForeignKey("validators.id"))
+    verdict: Mapped[Verdict] = mapped_column(_enum(Verdict, "verdict"))
+    text: Mapped[str | None] = mapped_column(Text)  # a correction's new text
+    labels: Mapped[list | None] = mapped_column(JSON)  # confirmed or corrected labels
+    original_text: Mapped[str | None] = mapped_column(Text)  # the chunk as the validator saw it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
