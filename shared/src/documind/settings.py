@@ -183,6 +183,8 @@ class Settings(BaseSettings):
     backup_timeout_s: float = Field(3600.0, gt=0, description="pg_dump / pg_restore / Qdrant snapshot time limit")
     schedule_backup: str = Field(
         "", description="cron of the scheduled backup into DOCUMIND_BACKUP_DIR ('' = never: choose where first)"
+    )
+
     validation_assign_timeout_s: float = Field(
         3600.0, gt=0, description="an assigned, unanswered validation task goes back to the queue after this"
     )
