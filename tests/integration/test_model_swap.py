@@ -188,8 +188,8 @@ def test_search_answers_throughout_a_model_swap_and_after_rollback(
         assert late_hits and late_hits[0]["document_id"] == late_id
         assert registry.active().version == version
         for _ in range(60):  # the chunk rows: every current one now carries the new model's vector
-            rows = stack.sql(f"SELECT DISTINCT embedding_model FROM chunks c JOIN documents d ON d.id = c.document_id "
-                             f"AND c.generation = d.generation WHERE d.status = 'completed'")
+            rows = stack.sql("SELECT DISTINCT embedding_model FROM chunks c JOIN documents d ON d.id = c.document_id "
+                             "AND c.generation = d.generation WHERE d.status = 'completed'")
             if rows == [(new_name,)]:
                 break
             time.sleep(0.5)

@@ -124,7 +124,7 @@ def test_files_no_live_document_uses_go_and_live_ones_stay(env) -> None:
     hour = 3600
     with transaction(sessions) as s:
         live = _doc(s, "t/aa/live", DocumentStatus.COMPLETED)
-        failed = _doc(s, "t/bb/failed", DocumentStatus.FAILED)  # may be re-processed: keeps its file
+        _doc(s, "t/bb/failed", DocumentStatus.FAILED)  # may be re-processed: keeps its file
         deleted = _doc(s, "t/cc/deleted", DocumentStatus.DELETED, deleted_at=utcnow())
         live.metadata_ = {"renditions": {"txt": f"t/renditions/{live.id}/1/text.txt"}}
         live_id, deleted_id = live.id, deleted.id

@@ -23,7 +23,6 @@ from documind.contracts import (
     Queues,
     PruneQueryLog,
     RefreshPayload,
-    ReviewChunks,
     RunBackup,
     RunCleanup,
     RunIndexCheck,

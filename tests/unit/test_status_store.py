@@ -199,7 +199,6 @@ def test_begin_and_finish_stage(store: StatusStore, sessions: SessionFactory) ->
     assert st.finished_at is not None
 
 
-
 def test_step_commits_several_stage_changes_together(store: StatusStore, sessions: SessionFactory) -> None:
     reg = store.register(upload())
     store.begin_stage(reg.document_id, 1, StageName.CHUNK)

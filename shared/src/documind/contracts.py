@@ -369,6 +369,8 @@ class RefreshPayload(TenantScoped):
     ACTOR = "search.refresh_payload"
 
     generation: int = Field(ge=1)
+
+
 class FinishEnrichment(DocumentWork):
     """Sent by the search service when a document generation became searchable: the embed
     service aggregates its chunks' sentiment, quality and confidence into the document's

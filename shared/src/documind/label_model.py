@@ -25,7 +25,6 @@ from documind.db.models import LabelClassifier, utcnow
 from documind.taxonomy import TaxonomyError
 
 
-
 @dataclass(frozen=True)
 class LinearModel:
     """A trained one-vs-rest logistic regression: score_l = sigmoid(w_l . x + b_l)."""

@@ -24,6 +24,7 @@ from documind.status import StatusStore
 
 from documind_maintenance.queues import RedisQueues
 
+
 @dataclass
 class DatabaseReading:
     documents: dict[str, int]

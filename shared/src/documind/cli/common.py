@@ -162,8 +162,6 @@ def call_service(rt: Any, request: Any, timeout: float) -> Any:
         raise CliError(str(exc.orig_exc_msg if hasattr(exc, "orig_exc_msg") else exc)) from None
 
 
-
-
 def no_answer_reason(queue: str, timeout: float, *, embedded: bool) -> str:
     """Why a request got no answer in time, without guessing wrong: in embedded mode the
     service runs inside this very command, so a missing worker cannot be the cause."""

@@ -250,6 +250,8 @@ class LabelClassifier(Base):
     examples: Mapped[int] = mapped_column(Integer)
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     trained_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ChunkEnrichment(Base):
     """What the embed stage learned about one chunk besides its vector: sentiment, the quality
     signals and the confidence they give (``documind_embed.quality``). Goes with the chunk."""
@@ -303,6 +305,8 @@ class DocumentEnrichment(Base):
     entity_counts: Mapped[dict] = mapped_column(JSON, default=dict)  # type -> distinct values
     review_sent_at: Mapped[datetime | None]
     enriched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ScheduledRun(Base):
     """One run of a periodic job for one scheduled tick. The primary key is the lock: the
     scheduler that inserts the row runs the job, a second scheduler (a rolling update briefly
@@ -317,6 +321,8 @@ class ScheduledRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(16))  # sent | failed
+
+
 class ModelStatus(str, enum.Enum):
     """A fine-tuned embedding model's life: ``training`` -> ``candidate`` (better than the
     model it was compared with) or ``rejected`` (not better) or ``failed``; a candidate
@@ -359,6 +365,8 @@ class ModelVersion(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     activated_at: Mapped[datetime | None]
     retired_at: Mapped[datetime | None]
+
+
 class AuditEntry(Base):
     """One state change (who, what, when, before, after, why), append-only and hash-chained:
     ``hash`` covers the row's content and ``prev_hash``, so a changed or deleted row breaks
