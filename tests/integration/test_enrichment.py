@@ -1,11 +1,7 @@
 """AI enrichment through the real CLI in both modes: entities, sentiment and confidence are
 stored per chunk and per document, ``show --json`` shows them, ``search --entity`` filters by
-them, and a low-confidence document is handed to the validate service exactly once.
-
-No validate worker consumes ``validate.review_chunks`` yet, so the hand-off is checked where the
-message ends up: in distributed mode it waits on the Redis ``validate`` queue (read back from
-Dramatiq's message hash); in embedded mode the in-process worker finds no actor for it and the
-unroutable-message middleware records it in the dead-letter table with its payload."""
+them, and a low-confidence document is handed to the validate service, which opens one task per
+low chunk (and none more when the completion is redelivered)."""
 
 from __future__ import annotations
 
@@ -18,7 +14,6 @@ from typing import Iterator
 
 import pytest
 
-from documind.contracts import ReviewChunks
 from tests.conftest import require_real_corpus
 from tests.integration.harness import Stack, distributed_stack, embedded_stack, teardown
 
@@ -113,34 +108,33 @@ def test_search_filters_by_entity(stack: Stack, docs: dict[str, dict]) -> None:
     assert bad.code == 2 and "TYPE:VALUE" in bad.stderr
 
 
-def review_messages(stack: Stack) -> list[ReviewChunks]:
-    if stack.mode == "embedded":
-        rows = stack.sql("SELECT payload, reason FROM dead_letters WHERE actor = 'validate.review_chunks'")
-        for _, reason in rows:
-            assert "no actor named 'validate.review_chunks'" in reason
-        return [ReviewChunks.parse(json.loads(p) if isinstance(p, str) else p) for p, _ in rows]
-    import redis
+def review_tasks(stack: Stack) -> list[tuple]:
+    """The validation tasks the hand-off opened (the validate service consumes ``ReviewChunks``
+    in both modes): (document_id, generation, chunk_idx, confidence, reasons), by chunk."""
+    rows = stack.sql(
+        "SELECT id, document_id, generation, chunk_idx, confidence, reasons FROM validation_tasks ORDER BY chunk_idx"
+    )
+    return [(i, d, g, idx, c, json.loads(r) if isinstance(r, str) else r) for i, d, g, idx, c, r in rows]
 
-    client = redis.Redis.from_url(stack.env["DOCUMIND_REDIS_URL"])
-    ns = stack.env["DOCUMIND_REDIS_NAMESPACE"]
-    try:
-        raw = client.hvals(f"{ns}:validate.msgs")
-    finally:
-        client.close()
-    messages = [json.loads(m) for m in raw]
-    assert all(m["actor_name"] == "validate.review_chunks" for m in messages)
-    return [ReviewChunks.parse(m["args"][0]) for m in messages]
+
+def wait_for_tasks(stack: Stack, count: int) -> list[tuple]:
+    deadline = time.monotonic() + 120
+    while len(tasks := review_tasks(stack)) < count:
+        assert time.monotonic() < deadline, f"{len(tasks)} validation tasks, expected {count}\n{stack.worker_logs()}"
+        time.sleep(0.5)
+    return tasks
 
 
 def test_low_confidence_document_goes_to_review_once(stack: Stack, docs: dict[str, dict]) -> None:
     noise = show(stack, docs["noise"]["id"], "--chunks")
     assert noise["confidence"] < 0.8 and noise["low_confidence_chunks"] == len(noise["chunks"]) >= 1
     assert noise["review_sent_at"] is not None
-    [msg] = review_messages(stack)  # exactly one, and only for the noise document
-    assert msg.document_id == docs["noise"]["id"] and msg.generation == noise["generation"]
-    assert sorted(c.idx for c in msg.chunks) == [c["idx"] for c in noise["chunks"]]
-    assert [c.confidence for c in msg.chunks] == sorted(c.confidence for c in msg.chunks)  # lowest first
-    assert all(c.confidence < 0.8 and any(r.startswith("dictionary=") for r in c.reasons) for c in msg.chunks)
+    # One task per low chunk, all of the noise document (the bio's chunks are above the
+    # threshold), carrying the confidence and the signals that lowered it.
+    tasks = wait_for_tasks(stack, len(noise["chunks"]))
+    assert {(d, g) for _, d, g, *_ in tasks} == {(docs["noise"]["id"], noise["generation"])}
+    assert [idx for _, _, _, idx, _, _ in tasks] == [c["idx"] for c in noise["chunks"]]
+    assert all(conf < 0.8 and any(r.startswith("dictionary=") for r in reasons) for *_, conf, reasons in tasks)
 
 
 RESEND = """
@@ -158,6 +152,7 @@ def test_redelivered_completion_sends_no_second_review(stack: Stack, docs: dict[
 
     doc_id = docs["noise"]["id"]
     before = show(stack, doc_id)
+    tasks = wait_for_tasks(stack, len(show(stack, doc_id, "--chunks")["chunks"]))
     [(enriched_at,)] = stack.sql(f"SELECT enriched_at FROM document_enrichment WHERE document_id = '{doc_id}'")
     subprocess.run([sys.executable, "-c", RESEND, doc_id, str(before["generation"])], env=stack.env,
                    cwd=stack.root, check=True, timeout=300)
@@ -167,4 +162,6 @@ def test_redelivered_completion_sends_no_second_review(stack: Stack, docs: dict[
         time.sleep(0.5)
     after = show(stack, doc_id)
     assert after["review_sent_at"] == before["review_sent_at"] and after["confidence"] == before["confidence"]
-    assert len(review_messages(stack)) == 1
+    # The summary ran again (enriched_at moved) but nothing was handed on twice: the same
+    # tasks, none added (finish_document's single send is unit-tested in test_enrichment_finish).
+    assert review_tasks(stack) == tasks

@@ -90,3 +90,17 @@ def test_not_completed_or_superseded_is_fenced(sessions: SessionFactory, broker:
     with pytest.raises(Fenced):
         finish_document(sessions, Bus(broker), FinishEnrichment(document_id=doc_id, generation=2), 0.8)
     assert review_messages(broker) == []
+
+
+def test_no_taxonomy_gives_no_classifier_margin() -> None:
+    """A tenant without a taxonomy is classified with method "none" and margin 0: that says
+    nothing about the document, so it must not zero the document's confidence."""
+    from documind.db.models import Document
+
+    from documind_embed.enrichment import classifier_margin
+
+    none = Document(metadata_={"classification": {"method": "none", "margin": 0.0, "labels": []}})
+    zero_shot = Document(metadata_={"classification": {"method": "zero-shot", "margin": 0.04, "labels": []}})
+    assert classifier_margin(none) is None
+    assert classifier_margin(zero_shot) == 0.04
+    assert classifier_margin(Document(metadata_={})) is None

@@ -161,7 +161,11 @@ def finish_document(
 
 
 def classifier_margin(doc: Document) -> float | None:
-    """``metadata["classification"]["margin"]`` when classification left one (a number)."""
+    """``metadata["classification"]["margin"]`` when classification left one (a number). A
+    tenant without a taxonomy (method ``none``) has no classification to be unsure about: its
+    margin of 0 says nothing about the document and must not zero its confidence."""
     raw = ((doc.metadata_ or {}).get("classification") or {})
-    margin = raw.get("margin") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or raw.get("method") == "none":
+        return None
+    margin = raw.get("margin")
     return float(margin) if isinstance(margin, (int, float)) and not isinstance(margin, bool) else None
