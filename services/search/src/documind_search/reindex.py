@@ -90,13 +90,9 @@ class Reindexer:
                 idx.set_shadow(None)
         except BaseException:
             idx.set_shadow(None)
-            with idx.lock:
-                if idx.alias_target() != new_name and idx.client.collection_exists(new_name):
-                    idx.client.delete_collection(new_name)
+            self._abandon(new_name)
             raise
-        if not legacy:
-            with idx.lock:
-                idx.client.delete_collection(old_name)
+        self._retire(old_name, legacy)
         result = {
             "alias": alias,
             "old_collection": old_name,
@@ -135,13 +131,9 @@ class Reindexer:
                 self._switch(alias, old_name, new_name, legacy)
                 idx.adopt(model.name, model.dimension)
         except BaseException:
-            with idx.lock:
-                if idx.alias_target() != new_name and idx.client.collection_exists(new_name):
-                    idx.client.delete_collection(new_name)
+            self._abandon(new_name)
             raise
-        if not legacy:
-            with idx.lock:
-                idx.client.delete_collection(old_name)
+        self._retire(old_name, legacy)
         result = {
             "alias": alias, "old_collection": old_name, "new_collection": new_name,
             "old_model": old_model, "new_model": model.name, "migrated_from_plain_collection": legacy,
@@ -150,6 +142,21 @@ class Reindexer:
         }
         get_logger("documind.search").info("re-embedded into a new collection", **result)
         return result
+
+    def _abandon(self, new_name: str) -> None:
+        """A re-index that failed before its switch: drop its half-built collection (never the
+        one the alias points at)."""
+        idx = self.index
+        with idx.lock:
+            if idx.alias_target() != new_name and idx.client.collection_exists(new_name):
+                idx.client.delete_collection(new_name)
+
+    def _retire(self, old_name: str, legacy: bool) -> None:
+        """After the switch: drop the collection the alias left (a legacy plain collection,
+        named like the alias, was already deleted by the switch to make room for it)."""
+        if not legacy:
+            with self.index.lock:
+                self.index.client.delete_collection(old_name)
 
     def _live_document_batches(self):  # noqa: ANN202 - Iterator[list[str]]
         last = ""
