@@ -340,7 +340,7 @@ def merge_into(target: Path, run: dict[str, Any], *, overrides: list[str]) -> No
 
 
 def _write(results: dict[str, Any], out_dir: Path, mode: str, final: bool) -> None:
-    from bench import report
+    from bench import readme_table, report
 
     (out_dir / f"{mode}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     if not final:
@@ -353,6 +353,8 @@ def _write(results: dict[str, Any], out_dir: Path, mode: str, final: bool) -> No
     results["plots"] = plots
     (out_dir / f"{mode}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out_dir / f"{mode}.md").write_text(report.markdown(results, plots))
+    if mode == "full" and out_dir.resolve() == readme_table.RESULTS.parent:
+        readme_table.update()  # the README's performance table follows the committed full run
 
 
 if __name__ == "__main__":
