@@ -26,10 +26,18 @@ class SearchFilters:
             raise ValueError("created_since must be earlier than created_until")
 
     def to_qdrant(self) -> models.Filter:
-        must: list[models.Condition] = [
-            # Always applied: a query never sees another tenant's chunks.
-            models.FieldCondition(key="tenant", match=models.MatchValue(value=self.tenant))
-        ]
+        # Always applied: a query never sees another tenant's chunks.
+        tenant = models.FieldCondition(key="tenant", match=models.MatchValue(value=self.tenant))
+        return models.Filter(must=[tenant, *self._narrowing()])
+
+    def without_tenant(self) -> models.Filter | None:
+        """The filter minus the tenant condition (None if nothing is left), for a collection
+        known to hold only this tenant's points (``tenant_census.py``)."""
+        must = self._narrowing()
+        return models.Filter(must=must) if must else None
+
+    def _narrowing(self) -> list[models.Condition]:
+        must: list[models.Condition] = []
         if self.document_ids:
             must.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=list(self.document_ids))))
         if self.mime_types:
@@ -50,7 +58,7 @@ class SearchFilters:
                     ),
                 )
             )
-        return models.Filter(must=must)
+        return must
 
 
 def _utc(dt: datetime) -> datetime:

@@ -16,6 +16,8 @@ from qdrant_client import QdrantClient, models
 
 from documind.errors import IndexLayoutOutdated, ModelMismatch
 
+from documind_search.tenant_census import TenantCensus
+
 if TYPE_CHECKING:
     from documind_search.filters import SearchFilters
     from documind_search.keywords import SparseTerms
@@ -86,7 +88,7 @@ class VectorIndex:
 
     def __init__(
         self, client: QdrantClient, collection: str, model: str, dimension: int,
-        resolve: "Callable[[str], int] | None" = None,
+        resolve: "Callable[[str], int] | None" = None, census: TenantCensus | None = None,
     ) -> None:
         self.client = client
         self.collection = collection
@@ -100,6 +102,8 @@ class VectorIndex:
         self._ready = False
         # While a re-index copies into a new collection, every write lands there too.
         self._shadow: VectorIndex | None = None
+        # Local mode only (see tenant_census.py): lets a single-tenant collection skip the filter.
+        self._census = census
 
     def set_shadow(self, shadow: "VectorIndex | None") -> None:
         with self._lock:
@@ -213,6 +217,7 @@ class VectorIndex:
         """The same client and lock (and by default model), bound to another (versioned) collection."""
         other = VectorIndex(self.client, collection, model or self.model, dimension or self.dimension)
         other._lock = self._lock
+        other._census = self._census  # one census per client: writes through any sibling count
         other._ready = True
         return other
 
@@ -248,6 +253,8 @@ class VectorIndex:
                 points=[models.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload) for p in points],
                 wait=True,
             )
+            if self._census is not None:
+                self._census.written(p.payload.get("tenant") for p in points)
             if self._shadow is not None:
                 self._shadow.upsert(points)
 
@@ -335,7 +342,6 @@ class VectorIndex:
         least ``limit``) candidates from each side and fuses them; a query without keyword
         terms (all stopwords) runs dense only, and keyword mode then finds nothing."""
         self.ensure()
-        flt = filters.to_qdrant()
         has_terms = bool(sparse)
         sparse_q = models.SparseVector(indices=sparse.indices, values=sparse.values) if has_terms else None
         if mode is SearchMode.KEYWORD and not has_terms:
@@ -344,6 +350,28 @@ class VectorIndex:
             mode = SearchMode.DENSE
         if mode is not SearchMode.KEYWORD and dense is None:
             raise ValueError(f"{mode.value} search needs the query's dense vector")
+        with self._lock:
+            if collection is not None and not self.client.collection_exists(collection):
+                raise CollectionGone(collection)
+            target = collection or self.collection
+            if self._census is not None:
+                target = collection or self.alias_target() or self.collection  # the census counts real collections
+                if self._census.only_tenant_is(target, filters.tenant, self._tenants_of):
+                    hits = self._query(target, filters.without_tenant(), limit, mode, dense, sparse_q, fusion, prefetch_limit)
+                    if all(h.payload.get("tenant") == filters.tenant for h in hits):
+                        return hits
+                    self._census.forget()  # cannot happen while the census is exact; never trust it then
+            return self._query(target, filters.to_qdrant(), limit, mode, dense, sparse_q, fusion, prefetch_limit)
+
+    def _tenants_of(self, collection: str) -> list[str]:
+        found = self.client.facet(collection, key="tenant", limit=2, exact=True)
+        return [str(h.value) for h in found.hits]
+
+    def _query(
+        self, collection: str, flt: models.Filter | None, limit: int, mode: SearchMode,
+        dense: list[float] | None, sparse_q: models.SparseVector | None, fusion: FusionMethod,
+        prefetch_limit: int | None,
+    ) -> list[Hit]:
         kwargs: dict[str, Any]
         if mode is SearchMode.DENSE:
             kwargs = {"query": dense, "using": DENSE}
@@ -361,10 +389,5 @@ class VectorIndex:
                     fusion=models.Fusion.RRF if fusion is FusionMethod.RRF else models.Fusion.DBSF
                 ),
             }
-        with self._lock:
-            if collection is not None and not self.client.collection_exists(collection):
-                raise CollectionGone(collection)
-            result = self.client.query_points(
-                collection or self.collection, query_filter=flt, limit=limit, with_payload=True, **kwargs
-            )
+        result = self.client.query_points(collection, query_filter=flt, limit=limit, with_payload=True, **kwargs)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in result.points]

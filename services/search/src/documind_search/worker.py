@@ -40,6 +40,7 @@ from documind_search.reembed import Reembedder
 from documind_search.reindex import Reindexer
 from documind_search.recorded_search import RecordedSearch
 from documind_search.result_cache import build_result_cache
+from documind_search.tenant_census import TenantCensus
 from documind_search.vector_index import FusionMethod, SearchMode, VectorIndex
 from documind_search.warmup import WarmUp
 
@@ -66,6 +67,8 @@ def vector_index(runtime: Runtime) -> VectorIndex:
         return VectorIndex(
             client, st.qdrant_collection, st.embedding_model, model_dimension(st.embedding_model),
             resolve=lambda name: registry.by_name(name).dimension,
+            # Local mode filters in Python point by point; a server has payload indexes.
+            census=None if st.qdrant_url else TenantCensus(),
         )
 
     return runtime.resource("vector-index", build)
