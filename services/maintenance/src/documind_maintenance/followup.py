@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, select
 
 from documind.contracts import ClassifyDocument, FinishEnrichment
 from documind.db.models import ChunkEnrichment, DeadLetter, Document, DocumentEnrichment, DocumentStatus, TaxonomyLabel
@@ -85,8 +85,16 @@ class FollowUps:
 
     def _unclassified(self, cutoff: datetime, limit: int) -> list:
         has_taxonomy = exists().where(TaxonomyLabel.tenant == Document.tenant)
-        # JSON null and a missing key both read as SQL NULL here (Postgres ->, SQLite json_extract).
-        missing = Document.metadata_["classification"].as_json().is_(None)
-        query = self._completed_before(cutoff, ClassifyDocument.ACTOR).where(has_taxonomy, missing).limit(limit)
         with self.runtime.sessions() as s:
+            query = self._completed_before(cutoff, ClassifyDocument.ACTOR).where(
+                has_taxonomy, _no_classification(s.get_bind().dialect.name)
+            ).limit(limit)
             return list(s.execute(query).all())
+
+
+def _no_classification(dialect: str) -> ColumnElement[bool]:
+    """``metadata`` has no "classification" key. Spelled per dialect: SQLAlchemy's generic JSON
+    index wraps SQLite's json_extract in json_quote, which turns a missing key into 'null'."""
+    if dialect == "sqlite":
+        return func.json_extract(Document.metadata_, "$.classification").is_(None)
+    return Document.metadata_.op("->")(literal("classification")).is_(None)
