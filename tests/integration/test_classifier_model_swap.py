@@ -28,7 +28,15 @@ TAXONOMY = {
     "literature": "Fiction and literature: a novel's characters, their conversations and feelings, narrative prose.",
     "software": "Software development: source code, HTML and XML markup, programming examples.",
 }
-SOURCES = {"sport": "norwich-city.txt", "literature": "book-war-and-peace-1225p.txt", "software": "codeblock.md"}
+def training_examples(corpus: Path) -> list[dict]:
+    """Real corpus text: pieces of a football biography and of a novel, and three small
+    technical files (a code block, two READMEs with markup) whole."""
+    pieces = [{"text": p, "labels": ["sport"]} for p in corpus_chunks(corpus / "norwich-city.txt", 6000)[:4]]
+    pieces += [{"text": p, "labels": ["literature"]}
+               for p in corpus_chunks(corpus / "book-war-and-peace-1225p.txt", 20000)[4:8]]
+    pieces += [{"text": (corpus / n).read_text(encoding="utf-8")[:1000], "labels": ["software"]}
+               for n in ("codeblock.md", "README.rst", "README.md")]
+    return pieces
 
 
 @pytest.fixture(scope="module", params=["embedded", "distributed"])
@@ -102,11 +110,9 @@ def test_supervised_classifier_is_retrained_after_a_model_swap_and_rollback(
     corpus = require_real_corpus()
     for name, description in TAXONOMY.items():
         stack.cli("labels", "add", name, "--description", description)
+    rows = training_examples(corpus)
     examples = tmp_path / "train.jsonl"
-    examples.write_text("".join(
-        json.dumps({"text": piece, "labels": [label]}) + "\n"
-        for label, source in SOURCES.items() for piece in corpus_chunks(corpus / source, 6000)[:4]
-    ))
+    examples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     trained = stack.cli("labels", "train", str(examples), "--min-examples", "3", "--json").json()
     assert trained["embedding_model"] == BASE and set(trained["labels"]) == set(TAXONOMY)
     [doc] = stack.ingest(corpus / "norwich-city.txt")
@@ -114,14 +120,14 @@ def test_supervised_classifier_is_retrained_after_a_model_swap_and_rollback(
     first = wait_for("classified", lambda: classification(stack, doc["id"]), stack)
     assert (first["method"], first["embedding_model"], first["labels"][0]["name"]) == ("supervised", BASE, "sport")
     stored = stack.sql("SELECT count(*), min(source) FROM label_training_examples")
-    assert stored == [(12, "file:train.jsonl")]
+    assert stored == [(len(rows), "file:train.jsonl")]
 
     new_name, version = new_candidate(stack, monkeypatch)
     swapped = stack.cli("model", "activate", str(version), "--json").json()
     assert swapped["classifiers_retrained"] == ["default"]
     after = wait_for("classifier retrained", lambda: (c := classifier(stack))["embedding_model"] == new_name and c, stack)
     assert after["in_use"] and after["active_model"] == new_name and set(after["labels"]) == set(TAXONOMY)
-    assert after["examples"] == 12
+    assert after["examples"] == len(rows)
     listed = stack.cli("labels", "list")
     assert f"on {new_name} (in use)" in listed.stderr
     again = reclassified_with(stack, doc["id"], new_name)
