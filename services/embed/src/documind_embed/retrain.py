@@ -17,6 +17,7 @@ from documind.label_model import retrain
 from documind.logging import get_logger
 from documind.model_registry import ModelRegistry
 from documind.runtime import Runtime
+from documind.taxonomy import TaxonomyError
 
 
 @dataclass
@@ -30,9 +31,14 @@ class ClassifierRetrainer:
             return {"tenant": work.tenant, "result": "skipped",
                     "reason": f"{work.embedding_model} is no longer the active model ({active.name} is)"}
         st = self.runtime.settings
-        outcome = retrain(
-            self.runtime.sessions, encoder_for(self.runtime, active), work.tenant,
-            default_min_examples=st.classify_min_examples,
-        )
+        try:
+            outcome = retrain(
+                self.runtime.sessions, encoder_for(self.runtime, active), work.tenant,
+                default_min_examples=st.classify_min_examples,
+            )
+        except TaxonomyError as exc:
+            # The stored examples cannot train a model (not a transient error: no retry helps);
+            # the old model stays, unused in this space, and `labels list` says so.
+            outcome = {"tenant": work.tenant, "result": "failed", "reason": str(exc)}
         get_logger("documind.embed").info("label classifier retrain", **outcome)
         return outcome
