@@ -28,6 +28,8 @@ TAXONOMY = {
     "literature": "Fiction and literature: a novel's characters, their conversations and feelings, narrative prose.",
     "software": "Software development: source code, HTML and XML markup, programming examples.",
 }
+
+
 def training_examples(corpus: Path) -> list[dict]:
     """Real corpus text: pieces of a football biography and of a novel, and three small
     technical files (a code block, two READMEs with markup) whole."""
