@@ -230,7 +230,7 @@ def test_supervised_model_learns_the_hand_written_set_and_round_trips(sessions, 
     model, report = fit_linear(encoder.encode(texts), labels, min_examples=5, embedding_model=encoder.model_name)
     assert set(report.labels) == {"sport", "health", "finance"} and report.skipped == {}
     assert report.train_accuracy == 1.0
-    save_model(sessions, "acme", model, report)
+    save_model(sessions, "acme", model, report, min_examples=5)
     loaded = load_model(sessions, "acme", encoder.model_name)
     assert loaded is not None and loaded.labels == model.labels
     np.testing.assert_array_equal(loaded.weights, model.weights)
@@ -287,3 +287,47 @@ def test_zero_shot_on_real_documents(encoder, name: str, label: str) -> None:  #
     assert result.margin > 0.2
     # Per chunk, most pieces agree with the document.
     assert sum(c.name == label for c in result.chunks) > len(chunks) / 2
+
+
+class RotatedEncoder:
+    """Another vector space: the packaged model's vectors under a fixed random rotation (an
+    orthogonal map keeps cosines, so a classifier must be retrained to read them, but can be)."""
+
+    def __init__(self, base, name: str = "rotated-minilm") -> None:  # noqa: ANN001
+        self.base, self.model_name = base, name
+        q, _ = np.linalg.qr(np.random.default_rng(3).normal(size=(base.dimension, base.dimension)))
+        self.rotation = q.astype(np.float32)
+
+    def encode(self, texts):  # noqa: ANN001, ANN201
+        return self.base.encode(texts) @ self.rotation
+
+
+def test_training_stores_its_examples_and_retrain_rebuilds_in_another_space(sessions, encoder, mini_taxonomy) -> None:  # noqa: ANN001
+    from documind.label_model import delete_model, models_of_other_embeddings, retrain, stored_examples, train_from_pairs
+
+    pairs = [(t, [n]) for n, ts in MINI.items() for t in ts]
+    train_from_pairs(sessions, encoder, "swap", pairs, min_examples=5, source="file:mini.jsonl")
+    kept = stored_examples(sessions, "swap")
+    assert [(e.text, e.labels, e.source) for e in kept] == [(t, ls, "file:mini.jsonl") for t, ls in pairs]
+
+    rotated = RotatedEncoder(encoder)
+    assert load_model(sessions, "swap", rotated.model_name) is None  # the old model does not apply
+    assert "swap" in models_of_other_embeddings(sessions, rotated.model_name)
+    outcome = retrain(sessions, rotated, "swap")
+    assert outcome["result"] == "retrained" and outcome["previous_model"] == encoder.model_name
+    assert outcome["train_accuracy"] == 1.0
+    model = load_model(sessions, "swap", rotated.model_name)
+    assert model is not None and load_model(sessions, "swap", encoder.model_name) is None
+    assert "swap" not in models_of_other_embeddings(sessions, rotated.model_name)
+    rotated_taxonomy = Taxonomy("t", mini_taxonomy.labels, mini_taxonomy.vectors @ rotated.rotation, "v")
+    for (text, truth), v in zip(HELD_OUT, rotated.encode([t for t, _ in HELD_OUT])):
+        result = classify(rotated_taxonomy, [text], v[None, :], model=model)
+        assert result.method == "supervised" and result.names[:1] == [truth], (text, result.labels)
+    assert retrain(sessions, rotated, "swap")["result"] == "current"  # a redelivery changes nothing
+    assert len(stored_examples(sessions, "swap")) == len(pairs)  # retraining keeps the examples
+
+    # A second training replaces the examples; untraining removes them (nothing to rebuild).
+    train_from_pairs(sessions, encoder, "swap", pairs[:10] + pairs[-5:], min_examples=5, source="validated")
+    assert {e.source for e in stored_examples(sessions, "swap")} == {"validated"}
+    assert delete_model(sessions, "swap") and stored_examples(sessions, "swap") == []
+    assert retrain(sessions, rotated, "swap")["result"] == "none"

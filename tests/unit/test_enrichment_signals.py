@@ -12,7 +12,9 @@ from documind.entity_keys import InvalidEntityFilter, entity_key, parse_entity_f
 
 from documind_embed.enrichment import ChunkEnricher, ChunkText
 from documind_embed.entities import EntityExtractor, load_spacy
-from documind_embed.quality import WordList, assess, combine, document_assessment, junk_signal
+from documind_embed.quality import (
+    MARGIN_FLOOR, WordList, assess, combine, document_assessment, junk_signal, margin_signal,
+)
 from documind_embed.sentiment import SentimentAnalyzer, document_sentiment, load_vader
 
 
@@ -185,3 +187,23 @@ def test_document_confidence_folds_in_the_classifier_margin() -> None:
     assert certain.confidence == pytest.approx(0.75 ** 0.75, abs=1e-4)  # margin signal 1.0
     assert unsure.confidence < plain.confidence
     assert any(r.startswith("classifier_margin=") for r in unsure.reasons)
+
+
+def test_a_label_tie_lowers_the_document_confidence_without_zeroing_it() -> None:
+    """Two top labels with the same score (margin 0) is uncertainty about the label, not bad
+    text: the document keeps a confidence, lower than with a clear winner or no taxonomy."""
+    chunks = [({"dictionary": 1.0, "junk": 1.0}, 0.9, 300), ({"dictionary": 0.9, "junk": 1.0}, 0.8, 100)]
+    no_taxonomy = document_assessment(chunks, None)  # classifier_margin() gives None for method "none"
+    tie = document_assessment(chunks, 0.0)
+    clear = document_assessment(chunks, 0.35)
+    assert no_taxonomy.confidence == pytest.approx(0.875)
+    assert "classifier_margin" not in no_taxonomy.signals
+    assert clear.confidence == pytest.approx(0.875 ** 0.75, abs=1e-4)  # margin signal 1
+    assert tie.signals["classifier_margin"] == MARGIN_FLOOR
+    assert tie.confidence == pytest.approx(0.875 ** 0.75 * MARGIN_FLOOR ** 0.25, abs=1e-4)
+    assert 0 < tie.confidence < clear.confidence
+    assert "classifier_margin=0.50" in tie.reasons
+    # the shape: the floor at 0 (and below: a negative margin is clamped), linear up to 0.1, then flat
+    assert margin_signal(-0.2) == margin_signal(0.0) == MARGIN_FLOOR
+    assert margin_signal(0.05) == pytest.approx(MARGIN_FLOOR + (1 - MARGIN_FLOOR) / 2)
+    assert margin_signal(0.1) == margin_signal(0.9) == 1.0

@@ -48,6 +48,7 @@ _SAMPLES = {
     "search.optimize_index": {"quantization": "scalar"},
     "embed.train_model": {"version": 2},
     "search.activate_model": {"version": 1},
+    "embed.retrain_classifier": {"tenant": "acme", "embedding_model": "all-MiniLM-L6-v2"},
     "maintenance.watchdog": {"stale_after_s": 600.0},
     "maintenance.prune_query_log": {"retention_days": 30},
     "embed.classify_document": {"document_id": DOC, "generation": 3, "tenant": "acme"},

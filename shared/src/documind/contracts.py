@@ -279,6 +279,19 @@ class ActivateModel(Contract):
     version: int = Field(ge=1)
 
 
+class RetrainClassifier(Contract):
+    """Rebuild ``tenant``'s supervised label classifier from its stored training examples in
+    ``embedding_model``'s vector space (sent by the model activation for every tenant whose
+    classifier is of another model). Idempotent: a classifier already of that model is left
+    alone, and one for a model that is no longer active is not trained."""
+
+    QUEUE = Queues.EMBED
+    ACTOR = "embed.retrain_classifier"
+
+    tenant: Tenant
+    embedding_model: str = Field(min_length=1, max_length=255)
+
+
 class RunWatchdog(Contract):
     QUEUE = Queues.MAINTENANCE
     ACTOR = "maintenance.watchdog"
@@ -399,6 +412,7 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     OptimizeIndex,
     TrainModel,
     ActivateModel,
+    RetrainClassifier,
     RunWatchdog,
     PruneQueryLog,
     RunIndexCheck,

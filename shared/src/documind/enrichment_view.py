@@ -1,6 +1,7 @@
 """What ``documind show`` prints: a document's status, labels, entities, sentiment, quality and
 confidence (from the embed stage's tables), and with ``chunks`` the same per chunk. Reads only
-the document's current generation."""
+the document's current generation; a deleted or cancelled document shows its status and no
+figures (the deletion drops them, and rows left by an older release are not shown either)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from documind.db.models import Chunk, ChunkEnrichment, ChunkEntity, Document, DocumentEnrichment
+from documind.db.models import Chunk, ChunkEnrichment, ChunkEntity, Document, DocumentEnrichment, DocumentStatus
+
+REMOVED = (DocumentStatus.DELETED, DocumentStatus.CANCELLED)
 
 
 def entity_dict(e: ChunkEntity) -> dict[str, Any]:
@@ -18,11 +21,12 @@ def entity_dict(e: ChunkEntity) -> dict[str, Any]:
 
 def document_view(s: Session, doc: Document, *, with_chunks: bool) -> dict[str, Any]:
     gen = doc.generation
-    meta = doc.metadata_ or {}
-    record = s.get(DocumentEnrichment, doc.id)
+    removed = doc.status in REMOVED
+    meta = {} if removed else doc.metadata_ or {}
+    record = None if removed else s.get(DocumentEnrichment, doc.id)
     if record is not None and record.generation != gen:
         record = None  # an earlier generation's figures
-    entities = s.scalars(
+    entities = [] if removed else s.scalars(
         select(ChunkEntity)
         .where(ChunkEntity.document_id == doc.id, ChunkEntity.generation == gen)
         .order_by(ChunkEntity.idx, ChunkEntity.start)
@@ -49,7 +53,9 @@ def document_view(s: Session, doc: Document, *, with_chunks: bool) -> dict[str, 
         "review_sent_at": None if record is None or record.review_sent_at is None else record.review_sent_at.isoformat() + "Z",
         "enriched": record is not None,
     }
-    if with_chunks:
+    if with_chunks and removed:
+        data["chunks"] = []
+    elif with_chunks:
         by_chunk: dict[int, list[dict[str, Any]]] = {}
         for e in entities:
             by_chunk.setdefault(e.idx, []).append(entity_dict(e))

@@ -8,7 +8,13 @@ Today the pairs come from a labelled JSONL file (``documind labels train FILE``)
 service's confirmed labels are meant to feed :func:`train_from_pairs` the same way. A model is
 stored in Postgres as its float32 weights (``label_classifiers``): a few kilobytes per tenant,
 written in one transaction, backed up with the taxonomy it belongs to, readable by every embed
-worker without a shared file system, and loading it runs no code (unlike a pickle)."""
+worker without a shared file system, and loading it runs no code (unlike a pickle).
+
+A model belongs to the embedding model whose vectors it was trained on. So the examples of
+every training are stored with it (``label_training_examples``: text, labels, source), in the
+same transaction, and :func:`retrain` rebuilds the model from them in another model's space:
+the embed service does that on ``embed.retrain_classifier``, which ``documind model activate``
+(and ``rollback``) sends for every tenant whose model is of another embedding model."""
 
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ import numpy as np
 from sqlalchemy import select
 
 from documind.db.engine import transaction
-from documind.db.models import LabelClassifier, utcnow
+from documind.db.models import LabelClassifier, LabelTrainingExample, utcnow
 from documind.taxonomy import TaxonomyError
 
 
@@ -92,7 +98,19 @@ def fit_linear(
     return model, report
 
 
-def save_model(sessions: Any, tenant: str, model: LinearModel, report: TrainReport) -> None:
+@dataclass(frozen=True)
+class Example:
+    text: str
+    labels: list[str]
+    source: str  # where it came from: "file:<name>", "validated", ...
+
+
+def save_model(
+    sessions: Any, tenant: str, model: LinearModel, report: TrainReport, *, min_examples: int,
+    examples: Sequence[Example] | None = None,
+) -> None:
+    """Store the model; with ``examples``, replace the tenant's stored training examples in
+    the same transaction (the model and what it was trained on never disagree)."""
     with transaction(sessions) as s:
         row = s.get(LabelClassifier, tenant, with_for_update=True)
         if row is None:
@@ -103,8 +121,23 @@ def save_model(sessions: Any, tenant: str, model: LinearModel, report: TrainRepo
         row.weights = model.weights.astype(np.float32).tobytes()
         row.bias = model.bias.astype(np.float32).tobytes()
         row.examples = report.examples
-        row.report = report.as_dict()
+        row.report = {**report.as_dict(), "min_examples": min_examples}
         row.trained_at = utcnow()
+        if examples is not None:
+            s.execute(LabelTrainingExample.__table__.delete().where(LabelTrainingExample.tenant == tenant))
+            now = utcnow()
+            s.add_all(
+                LabelTrainingExample(tenant=tenant, text=e.text, labels=e.labels, source=e.source, created_at=now)
+                for e in examples
+            )
+
+
+def stored_examples(sessions: Any, tenant: str) -> list[Example]:
+    with sessions() as s:
+        rows = s.scalars(
+            select(LabelTrainingExample).where(LabelTrainingExample.tenant == tenant).order_by(LabelTrainingExample.id)
+        ).all()
+        return [Example(r.text, list(r.labels), r.source) for r in rows]
 
 
 def load_model(sessions: Any, tenant: str, embedding_model: str) -> LinearModel | None:
@@ -124,7 +157,9 @@ def load_model(sessions: Any, tenant: str, embedding_model: str) -> LinearModel 
 
 
 def delete_model(sessions: Any, tenant: str) -> bool:
+    """The tenant's model and its stored examples (nothing to rebuild after an untrain)."""
     with transaction(sessions) as s:
+        s.execute(LabelTrainingExample.__table__.delete().where(LabelTrainingExample.tenant == tenant))
         row = s.get(LabelClassifier, tenant)
         if row is None:
             return False
@@ -132,16 +167,53 @@ def delete_model(sessions: Any, tenant: str) -> bool:
         return True
 
 
+def models_of_other_embeddings(sessions: Any, embedding_model: str) -> list[str]:
+    """Tenants whose model was trained in another embedding model's space (after a swap)."""
+    with sessions() as s:
+        return list(s.scalars(
+            select(LabelClassifier.tenant).where(LabelClassifier.embedding_model != embedding_model)
+            .order_by(LabelClassifier.tenant)
+        ))
+
+
+def retrain(sessions: Any, encoder: Any, tenant: str, *, default_min_examples: int = 5) -> dict[str, Any]:
+    """Rebuild the tenant's model from its stored examples in ``encoder``'s vector space, with
+    the ``min_examples`` it was trained with. Idempotent: a model already of this embedding
+    model is left as it is. Returns what happened (``result``: retrained | current | none)."""
+    with sessions() as s:
+        row = s.get(LabelClassifier, tenant)
+        if row is None:
+            return {"tenant": tenant, "result": "none", "reason": "the tenant has no supervised classifier"}
+        if row.embedding_model == encoder.model_name:
+            return {"tenant": tenant, "result": "current", "embedding_model": row.embedding_model}
+        previous = row.embedding_model
+        min_examples = int((row.report or {}).get("min_examples") or default_min_examples)
+    examples = stored_examples(sessions, tenant)
+    if not examples:
+        # Trained before its examples were kept: it cannot be rebuilt, and stays unused.
+        return {"tenant": tenant, "result": "none", "embedding_model": previous,
+                "reason": "no stored training examples (trained by an older release): run documind labels train again"}
+    vectors = encoder.encode([e.text for e in examples])
+    model, report = fit_linear(
+        vectors, [e.labels for e in examples], min_examples=min_examples, embedding_model=encoder.model_name
+    )
+    save_model(sessions, tenant, model, report, min_examples=min_examples)
+    return {"tenant": tenant, "result": "retrained", "embedding_model": encoder.model_name,
+            "previous_model": previous, **report.as_dict()}
+
+
 def train_from_pairs(
     sessions: Any, encoder: Any, tenant: str, pairs: Iterable[tuple[str, Sequence[str]]], *,
-    min_examples: int = 5, known_labels: Sequence[str] | None = None,
+    min_examples: int = 5, known_labels: Sequence[str] | None = None, source: str = "unspecified",
 ) -> TrainReport:
     """Train and store the tenant's model from (text, labels) pairs: the entry point for any
     source of labelled examples (a file today; the validate service's confirmed labels).
     Each text is embedded whole, as one vector (the model reads its first window of word
     pieces); a document is later scored on the mean of its chunk vectors. With
     ``known_labels`` a label outside the taxonomy is an error (a typo would train a label
-    no document can be given)."""
+    no document can be given). The examples are stored with the model, marked with ``source``,
+    so it can be rebuilt after a model swap (:func:`retrain`). ``encoder`` should be the
+    active model's: a model of another embedding model is not used."""
     texts: list[str] = []
     label_sets: list[list[str]] = []
     for text, labels in pairs:
@@ -155,7 +227,8 @@ def train_from_pairs(
             )
     vectors = encoder.encode(texts)
     model, report = fit_linear(vectors, label_sets, min_examples=min_examples, embedding_model=encoder.model_name)
-    save_model(sessions, tenant, model, report)
+    examples = [Example(t, ls, source) for t, ls in zip(texts, label_sets)]
+    save_model(sessions, tenant, model, report, min_examples=min_examples, examples=examples)
     return report
 
 

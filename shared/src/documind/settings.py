@@ -207,6 +207,10 @@ class Settings(BaseSettings):
     message_max_age_s: int = Field(24 * 3600, gt=0)
     heartbeat_interval_s: float = Field(5.0, gt=0)
     stale_after_s: float = Field(600.0, gt=0, description="heartbeat age that marks a dead worker")
+    watchdog_followup_batch: int = Field(
+        1000, ge=1,
+        description="completed documents per kind (classification, enrichment) whose lost follow-up one watchdog run re-sends",
+    )
     max_stage_s: float = Field(
         7200.0, gt=0,
         description="one piece of a stage's work (one message's extraction, chunking or encoding) running "

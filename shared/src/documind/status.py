@@ -21,7 +21,10 @@ from documind.db.engine import SessionFactory, transaction
 from documind.db.models import (
     FINAL_STATUSES,
     Chunk,
+    ChunkEnrichment,
+    ChunkEntity,
     Document,
+    DocumentEnrichment,
     DocumentStatus,
     PageRangeResult,
     Stage,
@@ -434,6 +437,7 @@ class StatusStore:
             audit_document(s, doc, "delete", before, reason="deleted by a user")
             doc.deleted_at = utcnow()
             doc.purged_at = None  # until the search service confirms its points gone
+            drop_enrichment(s, doc)
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
             supersede_tasks(s, document_id)
         self.versions.bump(doc.tenant)
@@ -459,6 +463,7 @@ class StatusStore:
                 if stage.state in (StageState.RUNNING, StageState.PENDING):
                     stage.state = StageState.CANCELLED
                     stage.finished_at = now
+            drop_enrichment(s, doc)
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
             s.execute(PageRangeResult.__table__.delete().where(PageRangeResult.document_id == document_id))
             supersede_tasks(s, document_id)
@@ -597,6 +602,21 @@ class StatusStore:
                 )
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def drop_enrichment(s: Session, doc: Document) -> None:
+    """A removed document's AI results go with the deletion fence, in its transaction: its
+    figures (``document_enrichment``), its chunks' entities and enrichment (explicitly, before
+    the chunks: SQLite enforces no ON DELETE CASCADE unless asked) and its labels. Waiting for
+    the cleanup of deleted rows (days later, ``DOCUMIND_DELETED_DOCUMENT_RETENTION_DAYS``)
+    would show a deleted document's old figures meanwhile; late enrichment or classification
+    of it is fenced (they require a completed document), so nothing writes them back."""
+    for model in (ChunkEntity, ChunkEnrichment, DocumentEnrichment):
+        s.execute(model.__table__.delete().where(model.__table__.c.document_id == doc.id))
+    meta = doc.metadata_ or {}
+    if "labels" in meta or "classification" in meta:
+        # A new dict: SQLAlchemy does not see in-place changes of a JSON column.
+        doc.metadata_ = {k: v for k, v in meta.items() if k not in ("labels", "classification")}
 
 
 def supersede_tasks(s: Session, document_id: str) -> None:

@@ -106,7 +106,9 @@ class DocumentClassifier:
             taxonomy, [t for _, t, _ in rows], vectors, params=params_from(rt.settings), model=model,
             chunk_indexes=[i for i, _, _ in rows],
         )
-        self._store(doc_id, gen, result)
+        # The vector space it was classified in: a supervised model applies only to its own.
+        stored = {**result.metadata(), "embedding_model": encoder.model_name}
+        self._store(doc_id, gen, result, stored)
         rt.bus.send(RefreshPayload(document_id=doc_id, generation=gen, tenant=tenant))
         if rt.settings.enrichment_enabled:
             # The document's confidence counts the classifier margin (embed README): figure it
@@ -116,9 +118,9 @@ class DocumentClassifier:
         get_logger("documind.embed").info(
             "document classified", document_id=doc_id, labels=result.names, method=result.method
         )
-        return result.metadata()
+        return stored
 
-    def _store(self, doc_id: str, gen: int, result: Classification) -> None:
+    def _store(self, doc_id: str, gen: int, result: Classification, stored: dict) -> None:
         """The labels and scores on the document, each chunk's top label on its row, in one
         transaction behind the fence (the document row locked)."""
         table = Chunk.__table__
@@ -127,7 +129,7 @@ class DocumentClassifier:
             # A new dict: SQLAlchemy does not see in-place changes of a JSON column.
             meta = dict(doc.metadata_ or {})
             meta["labels"] = result.names
-            meta["classification"] = result.metadata()
+            meta["classification"] = stored
             doc.metadata_ = meta
             s.execute(
                 update(table).where(table.c.document_id == doc_id, table.c.generation == gen)

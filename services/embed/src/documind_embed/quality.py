@@ -25,8 +25,16 @@ A geometric mean lets one bad signal pull the figure down (a chunk of junk chara
 however well its few words read), while the weights say which signals speak most directly of
 readable text. Empty text has confidence 0. A document's confidence combines its chunks'
 confidences (weighted by length) with the classifier's margin when classification left one
-(``metadata["classification"]["margin"]``): ``margin_signal = min(1, margin / 0.1)``, weight 1
-against the chunks' 3 — a zero-shot label 0.1 ahead of the next is taken as certain.
+(``metadata["classification"]["margin"]``), weight 1 against the chunks' 3::
+
+    margin_signal = MARGIN_FLOOR + (1 - MARGIN_FLOOR) * min(1, margin / MARGIN_FULL)
+    MARGIN_FLOOR = 0.5, MARGIN_FULL = 0.1
+
+A zero-shot label 0.1 ahead of the next is taken as certain (signal 1). A tie (margin 0) gives
+the floor, not 0: in a geometric mean a 0 would zero the document's confidence however well
+its text reads, while an unsure label says only that the document sits between two labels. At
+the floor a tie costs a quarter power of 0.5 (x0.84): a document of flawless chunks drops to
+0.84, still readable, but below any document whose label is clear.
 
 Not a signal, and why: Tesseract's word confidences are not recorded (ingest reads Tesseract's
 plain-text output, which carries none), so OCR'd text is judged by the same dictionary and
@@ -45,6 +53,9 @@ WEIGHTS = {"dictionary": 2.0, "junk": 2.0, "symbols": 1.0, "language": 1.0, "tru
 SYMBOLS_FULL = 0.6  # letters and digits among visible characters at or above this count as full
 CHUNKS_WEIGHT = 3.0  # the chunks' confidence against the classifier margin's weight of 1
 MARGIN_FULL = 0.1  # a classifier margin this large counts as full certainty
+# A tie between the two top labels is uncertainty about the label, not bad text: it lowers the
+# document's confidence (x0.84 at weight 1 of 4) but never zeroes it (see module doc).
+MARGIN_FLOOR = 0.5
 REASON_BELOW = 0.8  # a signal under this is named among the reasons for a low confidence
 MIN_WORDS = 1  # even one word says something: a lone non-word is as suspect as many
 MIN_LETTERS = 20
@@ -144,6 +155,11 @@ def assess(
     )
 
 
+def margin_signal(margin: float) -> float:
+    """The classifier margin (top1 - top2 score) as a signal in MARGIN_FLOOR..1."""
+    return MARGIN_FLOOR + (1.0 - MARGIN_FLOOR) * min(1.0, max(0.0, margin) / MARGIN_FULL)
+
+
 def document_assessment(
     chunks: Sequence[tuple[dict[str, float | None], float, int]], margin: float | None
 ) -> Assessment:
@@ -161,7 +177,7 @@ def document_assessment(
     parts: dict[str, float | None] = {"chunks": mean_conf}
     weights = {"chunks": CHUNKS_WEIGHT}
     if margin is not None and math.isfinite(margin):
-        parts["classifier_margin"] = signals["classifier_margin"] = round(min(1.0, max(0.0, margin) / MARGIN_FULL), 4)
+        parts["classifier_margin"] = signals["classifier_margin"] = round(margin_signal(margin), 4)
         weights["classifier_margin"] = 1.0
     confidence = combine(parts, weights)
     reasons = reasons_for(signals)

@@ -6,7 +6,7 @@ from typing import Callable
 
 import dramatiq
 
-from documind.contracts import ClassifyDocument, EmbedChunks, FinishEnrichment, TrainModel
+from documind.contracts import ClassifyDocument, EmbedChunks, FinishEnrichment, RetrainClassifier, TrainModel
 from documind.embedding import Encoder, shared_encoder
 from documind.model_registry import build_registry
 from documind.runtime import Runtime, boot
@@ -18,6 +18,7 @@ from documind_embed.embedder import ChunkEmbedder
 from documind_embed.enrichment import ChunkEnricher, finish_document
 from documind_embed.entities import EntityExtractor, load_spacy
 from documind_embed.quality import WordList
+from documind_embed.retrain import ClassifierRetrainer
 from documind_embed.sentiment import SentimentAnalyzer, load_vader
 from documind_embed.training import ModelTrainer
 
@@ -34,6 +35,7 @@ def register(runtime: Runtime) -> None:
         runtime, TrainModel, ModelTrainer(runtime, registry).run, store_results=True,
         time_limit_s=st.model_train_time_limit_s,
     )
+    declare(runtime, RetrainClassifier, ClassifierRetrainer(runtime, registry).run, store_results=True)
 
     def finish(work: FinishEnrichment) -> None:
         if st.enrichment_enabled:

@@ -9,7 +9,9 @@ maintenance (which each run triggers), with our delivery counter failing crash l
 stuck document is re-driven by re-sending what its chunk rows say is left to do (every step
 is idempotent). Attempts are counted by workers when they begin a stage, never by a
 re-drive; once a stage has begun ``max_deliveries`` times without finishing, the document
-fails with a reason instead. Deletions whose message was lost are finished (``purge``)."""
+fails with a reason instead. Deletions whose message was lost are finished (``purge``), and
+completed documents whose follow-up (classification, enrichment summary) was lost get it
+again (``followup``)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from documind.pending import DocKey, PendingWork
 from documind.runtime import Runtime
 from documind.status import ACTIVE_STATUSES, StatusStore
 
+from documind_maintenance.followup import FollowUps
 from documind_maintenance.purge import Purger
 
 
@@ -38,6 +41,7 @@ class Watchdog:
 
     def __post_init__(self) -> None:
         self.purger = Purger(self.runtime)
+        self.followups = FollowUps(self.runtime)
 
     def run(self, work: RunWatchdog) -> dict:
         # One run at a time: two would both find the same documents stuck and re-drive twice.
@@ -45,7 +49,7 @@ class Watchdog:
             if not held:
                 get_logger("documind.watchdog").info("watchdog run skipped: another run holds the lock")
                 return {
-                    "redriven": [], "failed": [], "queued": [], "purged": [],
+                    "redriven": [], "failed": [], "queued": [], "purged": [], "followups": {},
                     "skipped": "another watchdog run is in progress",
                 }
             return self._run(work)
@@ -78,7 +82,8 @@ class Watchdog:
                 "stuck documents handled",
                 redriven=len(redriven), failed=len(failed), purged=len(purged), queued=len(queued),
             )
-        return {"redriven": redriven, "failed": failed, "queued": queued, "purged": purged}
+        followups = self.followups.run(cutoff, pending)
+        return {"redriven": redriven, "failed": failed, "queued": queued, "purged": purged, "followups": followups}
 
     def _without_messages(self, suspects: set[DocKey], removed: set[str]) -> tuple[set[DocKey], set[str]]:
         """Suspects (document work; deletions) without a message in the broker. A message

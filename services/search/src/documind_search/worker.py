@@ -10,6 +10,7 @@ from sqlalchemy import distinct, select
 
 from documind.contracts import (
     ActivateModel,
+    RetrainClassifier,
     CheckIndex,
     DeleteDocument,
     IndexChunks,
@@ -165,6 +166,7 @@ def register_maintenance(runtime: Runtime, index: VectorIndex) -> None:
         outcome["previous_version"] = registry.mark_active(work.version)
         outcome["version"] = work.version
         bump_every_tenant(runtime)
+        outcome["classifiers_retrained"] = request_classifier_retrains(runtime, ref.name)
         return outcome
 
     declare(runtime, CheckIndex, check, store_results=True, time_limit_s=limit)
@@ -178,6 +180,19 @@ def register_maintenance(runtime: Runtime, index: VectorIndex) -> None:
 
 def setup() -> dramatiq.Broker:
     return boot(register)
+
+
+def request_classifier_retrains(runtime: Runtime, model: str) -> list[str]:
+    """After the switch: a supervised label classifier is tied to the vector space it was
+    trained in, so every tenant's of another model is rebuilt in ``model``'s by the embed
+    service (``embed.retrain_classifier``, idempotent). Until it is, that tenant is classified
+    zero-shot. Returns the tenants asked for."""
+    from documind.label_model import models_of_other_embeddings
+
+    tenants = models_of_other_embeddings(runtime.sessions, model)
+    for tenant in tenants:
+        runtime.bus.send(RetrainClassifier(tenant=tenant, embedding_model=model))
+    return tenants
 
 
 def bump_every_tenant(runtime: Runtime) -> None:

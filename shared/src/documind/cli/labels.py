@@ -54,15 +54,20 @@ def labels_add(name: str, description: str, tenant: str | None, as_json: bool) -
 def labels_list(tenant: str | None, as_json: bool) -> None:
     """The tenant's labels, its taxonomy version and its supervised classifier (if trained)."""
     from documind.db.models import LabelClassifier
+    from documind.model_registry import build_registry
     from documind.taxonomy import labels_json, list_labels, taxonomy_version
 
     tenant = resolve_tenant(tenant)
     with open_runtime(with_workers=False) as rt:
         found = list_labels(rt.sessions, tenant)
+        active = build_registry(rt).active().name
         with rt.sessions() as s:
             row = s.get(LabelClassifier, tenant)
+            # A classifier applies only to the embedding model it was trained in (after a model
+            # swap it is retrained in the new one; until then documents are classified zero-shot).
             model = None if row is None else {
-                "embedding_model": row.embedding_model, "labels": list(row.labels), "examples": row.examples,
+                "embedding_model": row.embedding_model, "active_model": active,
+                "in_use": row.embedding_model == active, "labels": list(row.labels), "examples": row.examples,
                 "trained_at": row.trained_at.isoformat() + "Z", "report": row.report,
             }
     if as_json:
@@ -76,8 +81,11 @@ def labels_list(tenant: str | None, as_json: bool) -> None:
     for lb in found:
         click.echo(f"{lb.name}\t{lb.description}")
     if model:
+        state = "in use" if model["in_use"] else (
+            f"NOT in use: the active model is {model['active_model']} (zero-shot until it is retrained)"
+        )
         click.echo(f"supervised classifier: {len(model['labels'])} labels, {model['examples']} examples, "
-                   f"trained {model['trained_at']}", err=True)
+                   f"trained {model['trained_at']} on {model['embedding_model']} ({state})", err=True)
 
 
 @labels.command("remove")
@@ -134,8 +142,9 @@ def labels_train(file: Path, min_examples: int | None, tenant: str | None, as_js
     the taxonomy; labels with too few examples stay zero-shot-only."""
     from documind.taxonomy import TaxonomyError, list_labels
 
-    from documind.embedding import shared_encoder
+    from documind.embedding import encoder_for
     from documind.label_model import read_examples, train_from_pairs
+    from documind.model_registry import build_registry
 
     tenant = resolve_tenant(tenant)
     try:
@@ -144,16 +153,19 @@ def labels_train(file: Path, min_examples: int | None, tenant: str | None, as_js
             known = [lb.name for lb in list_labels(rt.sessions, tenant)]
             if not known:
                 raise TaxonomyError(f"tenant {tenant!r} has no taxonomy: add labels before training")
+            # The active model's space: the one documents are classified in.
+            encoder = encoder_for(rt, build_registry(rt).active())
             report = train_from_pairs(
-                rt.sessions, shared_encoder(rt), tenant, examples,
+                rt.sessions, encoder, tenant, examples,
                 min_examples=min_examples or rt.settings.classify_min_examples, known_labels=known,
+                source=f"file:{file.name}",
             )
     except TaxonomyError as exc:
         raise _taxonomy_error(exc) from None
     if as_json:
-        print_json({"tenant": tenant, **report.as_dict()})
+        print_json({"tenant": tenant, "embedding_model": encoder.model_name, **report.as_dict()})
     else:
-        click.echo(f"trained on {report.examples} examples: {', '.join(report.labels)}")
+        click.echo(f"trained on {report.examples} examples in {encoder.model_name}'s space: {', '.join(report.labels)}")
         if report.skipped:
             click.echo(f"too few examples (zero-shot only): {', '.join(report.skipped)}")
         click.echo(f"training accuracy {report.train_accuracy:.3f}")

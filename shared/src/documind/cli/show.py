@@ -33,6 +33,14 @@ def show(doc_id: str, with_chunks: bool, tenant: str | None, as_json: bool) -> N
     click.echo(_text(data))
 
 
+def _classified_by(classification: Any) -> str:
+    """How the labels were given: zero-shot or supervised, in which embedding model's space."""
+    if not isinstance(classification, dict) or classification.get("method") in (None, "none"):
+        return ""
+    model = classification.get("embedding_model")
+    return f"  ({classification['method']}{', ' + model if model else ''})"
+
+
 def _figures(item: dict[str, Any]) -> str:
     parts = []
     if item.get("confidence") is not None:
@@ -46,7 +54,7 @@ def _text(data: dict[str, Any]) -> str:
     lines = [
         f"{data['id']}  {data['status']}  {data['source_name']}  (generation {data['generation']}, "
         f"{data['chunk_count'] or 0} chunks)",
-        f"  labels: {', '.join(map(str, data['labels'])) or '-'}",
+        f"  labels: {', '.join(map(str, data['labels'])) or '-'}{_classified_by(data.get('classification'))}",
         f"  {_figures(data)}",
     ]
     quality = {k: v for k, v in (data.get("quality") or {}).items() if k != "reasons" and v is not None}

@@ -252,6 +252,21 @@ class LabelClassifier(Base):
     trained_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LabelTrainingExample(Base):
+    """One example a tenant's supervised classifier was trained on. Kept (replaced with each
+    training) because the classifier is tied to one embedding model's vector space: after a
+    model swap it is rebuilt from these in the new space (``documind.label_model.retrain``)."""
+
+    __tablename__ = "label_training_examples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    labels: Mapped[list] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(64))  # where the example came from, e.g. "file:train.jsonl"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ChunkEnrichment(Base):
     """What the embed stage learned about one chunk besides its vector: sentiment, the quality
     signals and the confidence they give (``documind_embed.quality``). Goes with the chunk."""
