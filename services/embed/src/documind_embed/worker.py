@@ -6,8 +6,9 @@ from typing import Callable
 
 import dramatiq
 
-from documind.contracts import ClassifyDocument, EmbedChunks, FinishEnrichment, TrainModel
+from documind.contracts import ClassifyDocument, EmbedChunks, FinishEnrichment, TrainClassifier, TrainModel
 from documind.embedding import Encoder, shared_encoder
+from documind.locks import build_job_lock
 from documind.model_registry import build_registry
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
@@ -19,6 +20,7 @@ from documind_embed.enrichment import ChunkEnricher, finish_document
 from documind_embed.entities import EntityExtractor, load_spacy
 from documind_embed.quality import WordList
 from documind_embed.sentiment import SentimentAnalyzer, load_vader
+from documind_embed.retrain import ClassifierRetrainer
 from documind_embed.training import ModelTrainer
 
 
@@ -40,6 +42,7 @@ def register(runtime: Runtime) -> None:
             finish_document(runtime.sessions, runtime.bus, work, st.validation_threshold)
 
     declare(runtime, FinishEnrichment, finish)
+    declare(runtime, TrainClassifier, ClassifierRetrainer(runtime, active, build_job_lock(runtime.engine, st.data_dir)).run, store_results=True)
 
 
 def chunk_enricher(runtime: Runtime, encoder: Encoder) -> Callable[[], ChunkEnricher]:

@@ -28,6 +28,7 @@ from documind.runtime import Runtime
 from documind.status import ACTIVE_STATUSES, StatusStore
 
 from documind_maintenance.purge import Purger
+from documind_maintenance.revisions import resend_revisions
 
 
 @dataclass
@@ -78,7 +79,10 @@ class Watchdog:
                 "stuck documents handled",
                 redriven=len(redriven), failed=len(failed), purged=len(purged), queued=len(queued),
             )
-        return {"redriven": redriven, "failed": failed, "queued": queued, "purged": purged}
+        out = {"redriven": redriven, "failed": failed, "queued": queued, "purged": purged}
+        # Corrections whose revision messages were lost (documind_maintenance.revisions).
+        out["revisions_resent"] = resend_revisions(self.runtime.sessions, self.runtime.bus, st.revision_resend_after_s)
+        return out
 
     def _without_messages(self, suspects: set[DocKey], removed: set[str]) -> tuple[set[DocKey], set[str]]:
         """Suspects (document work; deletions) without a message in the broker. A message
