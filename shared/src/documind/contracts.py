@@ -381,7 +381,7 @@ class FinishEnrichment(DocumentWork):
     ACTOR = "embed.finish_enrichment"
 
 
-class TrainClassifier(TenantScoped):
+class TrainClassifier(Contract):
     """Retrain the tenant's supervised classifier from its validated labels (sent after a
     decision once enough exist). ``validated_examples`` is the count the sender saw: the embed
     service trains only if its watermark is below it, so a redelivery trains nothing twice."""
@@ -389,6 +389,7 @@ class TrainClassifier(TenantScoped):
     QUEUE = Queues.EMBED
     ACTOR = "embed.train_classifier"
 
+    tenant: Tenant
     validated_examples: int = Field(ge=1)
 
 
