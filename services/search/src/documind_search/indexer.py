@@ -36,7 +36,6 @@ from documind_search.vector_index import VectorIndex
 SERVICE = "search"
 
 
-
 def clear_outbox(s, indexed: list[str], rejected: list[str]) -> None:  # noqa: ANN001
     """The correction outbox (``chunks.revision_pending_at``) is done for chunks now indexed
     with their current vector and for rejected ones whose point is gone; a corrected chunk
@@ -46,6 +45,7 @@ def clear_outbox(s, indexed: list[str], rejected: list[str]) -> None:  # noqa: A
     if done:
         s.execute(update(Chunk).where(Chunk.id.in_(done), Chunk.revision_pending_at.is_not(None))
                   .values(revision_pending_at=None))
+
 
 @dataclass
 class Indexer:
