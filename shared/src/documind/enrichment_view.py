@@ -69,7 +69,8 @@ def document_view(s: Session, doc: Document, *, with_chunks: bool) -> dict[str, 
         rows = s.execute(
             select(Chunk.idx, Chunk.page_start, Chunk.text, ChunkEnrichment, Chunk.classification, ChunkValidation)
             .outerjoin(ChunkEnrichment, ChunkEnrichment.chunk_id == Chunk.id)
-            .outerjoin(ChunkValidation, ChunkValidation.chunk_id == Chunk.id)
+            .outerjoin(ChunkValidation, (ChunkValidation.chunk_id == Chunk.id)
+                       & (ChunkValidation.generation == Chunk.generation))
             .where(Chunk.document_id == doc.id, Chunk.generation == gen)
             .order_by(Chunk.idx)
         ).all()

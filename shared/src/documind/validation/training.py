@@ -33,6 +33,7 @@ def validated_examples(sessions: SessionFactory, tenant: str, known: set[str] | 
             select(Chunk.text, ChunkValidation.labels)
             .join(Chunk, Chunk.id == ChunkValidation.chunk_id)
             .where(ChunkValidation.tenant == tenant, ChunkValidation.verdict != "reject",
+                   ChunkValidation.generation == Chunk.generation,
                    ChunkValidation.labels.is_not(None), Chunk.rejected_at.is_(None))
             .order_by(ChunkValidation.document_id, ChunkValidation.idx)
         ).all()

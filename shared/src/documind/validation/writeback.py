@@ -124,7 +124,8 @@ def document_confidence(s: Session, doc: Document) -> float:
             ValidationTask.document_id == doc.id, ValidationTask.generation == doc.generation).limit(1))
     rows = s.execute(
         select(func.length(Chunk.text), Chunk.rejected_at, ChunkValidation.confidence, ChunkEnrichment.confidence)
-        .outerjoin(ChunkValidation, ChunkValidation.chunk_id == Chunk.id)
+        .outerjoin(ChunkValidation, (ChunkValidation.chunk_id == Chunk.id)
+                   & (ChunkValidation.generation == Chunk.generation))
         .outerjoin(ChunkEnrichment, ChunkEnrichment.chunk_id == Chunk.id)
         .where(Chunk.document_id == doc.id, Chunk.generation == doc.generation)
     ).all()
