@@ -26,23 +26,33 @@ from documind.db.models import Chunk, ChunkValidation, ClassifierTrainingMark, u
 from documind.taxonomy import TaxonomyError, list_labels
 
 
+def _query(tenant: str, *columns):  # noqa: ANN001, ANN202
+    return (
+        select(*columns)
+        .join(Chunk, Chunk.id == ChunkValidation.chunk_id)
+        .where(ChunkValidation.tenant == tenant, ChunkValidation.verdict != "reject",
+               ChunkValidation.generation == Chunk.generation,
+               ChunkValidation.labels.is_not(None), Chunk.rejected_at.is_(None))
+        .order_by(ChunkValidation.document_id, ChunkValidation.idx)
+    )
+
+
+def _known(labels: list | None, known: set[str] | None) -> list[str]:
+    return [lb for lb in (labels or []) if known is None or lb in known]
+
+
 def validated_examples(sessions: SessionFactory, tenant: str, known: set[str] | None = None) -> list[tuple[str, list[str]]]:
     """(text, labels) per validated chunk of the tenant, labels limited to ``known``."""
     with sessions() as s:
-        rows = s.execute(
-            select(Chunk.text, ChunkValidation.labels)
-            .join(Chunk, Chunk.id == ChunkValidation.chunk_id)
-            .where(ChunkValidation.tenant == tenant, ChunkValidation.verdict != "reject",
-                   ChunkValidation.generation == Chunk.generation,
-                   ChunkValidation.labels.is_not(None), Chunk.rejected_at.is_(None))
-            .order_by(ChunkValidation.document_id, ChunkValidation.idx)
-        ).all()
-    out = []
-    for text, labels in rows:
-        kept = [lb for lb in (labels or []) if known is None or lb in known]
-        if kept and text and text.strip():
-            out.append((text, kept))
-    return out
+        rows = s.execute(_query(tenant, Chunk.text, ChunkValidation.labels)).all()
+    return [(text, kept) for text, labels in rows if (kept := _known(labels, known))]
+
+
+def validated_label_sets(sessions: SessionFactory, tenant: str, known: set[str] | None = None) -> list[list[str]]:
+    """The labels of :func:`validated_examples` without the texts (the trigger's count)."""
+    with sessions() as s:
+        rows = s.scalars(_query(tenant, ChunkValidation.labels)).all()
+    return [kept for labels in rows if (kept := _known(labels, known))]
 
 
 def watermark(sessions: SessionFactory, tenant: str) -> int:
@@ -58,13 +68,13 @@ def trigger(sessions: SessionFactory, send: Callable[[Contract], Any], tenant: s
     known = {lb.name for lb in list_labels(sessions, tenant)}
     if not known:
         return False
-    examples = validated_examples(sessions, tenant, known)
-    counts = Counter(lb for _, labels in examples for lb in set(labels))
+    label_sets = validated_label_sets(sessions, tenant, known)
+    counts = Counter(lb for labels in label_sets for lb in set(labels))
     if not counts or max(counts.values()) < min_validated:
         return False
-    if len(examples) - watermark(sessions, tenant) < min_validated:
+    if len(label_sets) - watermark(sessions, tenant) < min_validated:
         return False
-    send(TrainClassifier(tenant=tenant, validated_examples=len(examples)))
+    send(TrainClassifier(tenant=tenant, validated_examples=len(label_sets)))
     return True
 
 
