@@ -14,6 +14,9 @@ needs the commit without the send (the simulated crash)."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -188,13 +191,20 @@ SHIPS = [
 ]
 
 
+REDELIVER = """
+import json, sys
+from documind.cli.common import call_service, open_runtime
+from documind.contracts import TrainClassifier
+with open_runtime(with_workers=True) as rt:
+    print(json.dumps(call_service(rt, TrainClassifier(tenant=sys.argv[1], validated_examples=int(sys.argv[2])), 300)))
+"""
+
+
 def test_validated_labels_train_the_classifier_and_retrain_once(stack, tmp_path: Path) -> None:  # noqa: ANN001
     from documind.db.models import Verdict
     from documind.index_versions import MemoryIndexVersions
     from documind.validation.answers import Answers
     from documind.validation.assignment import Assignment
-    from documind.validation.training import train_validated
-
     tenant, name = f"tr-{stack.mode}", f"tr-ann-{stack.mode}"
     stack.cli("labels", "add", "invoice", "--description", "Bills and invoices: amounts due and payments",
               "--tenant", tenant)
@@ -222,10 +232,10 @@ def test_validated_labels_train_the_classifier_and_retrain_once(stack, tmp_path:
     assert wait_for(lambda: stack.sql(mark), lambda r: r == [(7,)]) == [(7,)]
     trained = stack.sql(f"SELECT trained_at, examples FROM label_classifiers WHERE tenant = '{tenant}'")
     assert len(trained) == 1 and trained[0][1] == 7
-    # A redelivered trigger (the actor's work, as the embed service runs it): no second training.
-    with database(stack) as sessions:
-        again = train_validated(sessions, None, tenant, min_examples=5, at_least=7)
-    assert again["trained"] is False
+    # The trigger delivered again, through the broker to the embed service: no second training.
+    again = subprocess.run([sys.executable, "-c", REDELIVER, tenant, "7"], env=stack.env, cwd=stack.root,
+                           check=True, timeout=600, capture_output=True, text=True)
+    assert json.loads(again.stdout.strip().splitlines()[-1])["trained"] is False, again.stdout
     assert stack.sql(f"SELECT trained_at FROM label_classifiers WHERE tenant = '{tenant}'") == [(trained[0][0],)]
 
     # By hand, every label learnt (a lower minimum), then the documents classified again.

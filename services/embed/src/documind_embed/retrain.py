@@ -14,7 +14,7 @@ from documind.locks import JobLock
 from documind.logging import get_logger
 from documind.runtime import Runtime
 from documind.taxonomy import TaxonomyError
-from documind.validation.training import train_validated
+from documind.validation.training import train_validated, watermark
 
 
 @dataclass
@@ -31,6 +31,10 @@ class ClassifierRetrainer:
                 # The run in progress trains from everything validated so far; a later
                 # decision sends a new trigger for what it missed.
                 return {"tenant": work.tenant, "trained": False, "reason": "another training of the tenant runs"}
+            if watermark(rt.sessions, work.tenant) >= work.validated_examples:
+                # Checked before the encoder is loaded too: a redelivery costs one query.
+                return {"tenant": work.tenant, "trained": False,
+                        "reason": f"already trained from {work.validated_examples} or more examples"}
             try:
                 out = train_validated(rt.sessions, self.active(), work.tenant,
                                       min_examples=rt.settings.classify_min_examples,
