@@ -202,3 +202,27 @@ def test_retention_rule_removes_only_old_finished_tasks(sessions: SessionFactory
     keep = Settings(validation_task_retention_days=0)
     assert Cleanup(sessions, keep, tmp_path / "files", temp_root=tmp_path,
                    rules=[VALIDATION_TASKS_RULE]).run().rows["validation_tasks"] == 0
+
+
+def test_outbox_resend_picks_only_old_pending_and_drops_moot_ones(sessions: SessionFactory) -> None:
+    from documind.contracts import EmbedChunks, IndexChunks
+    from documind.db.models import DocumentStatus
+    from documind_maintenance.revisions import resend_revisions
+
+    live, gone = completed_document(sessions, chunks=3), completed_document(sessions, chunks=1, sha="b" * 64)
+    old = utcnow() - timedelta(hours=1)
+    with transaction(sessions) as s:
+        chunks = {(c.document_id, c.idx): c for c in s.scalars(select(Chunk))}
+        chunks[(live, 0)].revision_pending_at = old  # a correction: no vector yet
+        chunks[(live, 1)].revision_pending_at, chunks[(live, 1)].embedding = old, b"\0" * 8  # embedded, not indexed
+        chunks[(live, 2)].revision_pending_at = utcnow()  # within the grace period
+        chunks[(gone, 0)].revision_pending_at = old
+        s.get(Document, gone).status = DocumentStatus.DELETED
+    sent = Sent()
+    assert sorted(resend_revisions(sessions, sent, 300)) == sorted([chunks[(live, 0)].id, chunks[(live, 1)].id])
+    assert [(type(m), m.start, m.revision) for m in sent] == [(EmbedChunks, 0, True), (IndexChunks, 1, True)]
+    with sessions() as s:
+        pending = {c.idx: c.revision_pending_at for c in s.scalars(select(Chunk).where(Chunk.document_id == live))}
+        assert all(t is not None and t > old for t in pending.values())  # re-sent: the clock starts again
+        assert s.scalar(select(Chunk.revision_pending_at).where(Chunk.document_id == gone)) is None  # moot
+    assert resend_revisions(sessions, Sent(), 300) == []  # nothing due again yet

@@ -11,11 +11,11 @@ time is moved on when re-sent, so a backlog is not flooded with one copy per run
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Callable
 
 from sqlalchemy import select
 
-from documind.bus import Bus
-from documind.contracts import EmbedChunks, IndexChunks
+from documind.contracts import Contract, EmbedChunks, IndexChunks
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import Chunk, Document, DocumentStatus, utcnow
 from documind.logging import get_logger
@@ -23,7 +23,7 @@ from documind.logging import get_logger
 BATCH = 500  # rows per run: a run stays short; the rest waits for the next one
 
 
-def resend_revisions(sessions: SessionFactory, bus: Bus, grace_s: float) -> list[str]:
+def resend_revisions(sessions: SessionFactory, send: Callable[[Contract], object], grace_s: float) -> list[str]:
     """Re-send the revisions pending longer than ``grace_s``; returns the chunk ids."""
     cutoff = utcnow() - timedelta(seconds=grace_s)
     sent: list[str] = []
@@ -43,7 +43,7 @@ def resend_revisions(sessions: SessionFactory, bus: Bus, grace_s: float) -> list
             common = dict(document_id=doc.id, generation=doc.generation, start=chunk.idx, end=chunk.idx + 1,
                           lane=doc.lane, tenant=doc.tenant, revision=True)
             needs_vector = chunk.rejected_at is None and chunk.embedding is None
-            bus.send(EmbedChunks(**common) if needs_vector else IndexChunks(**common))
+            send(EmbedChunks(**common) if needs_vector else IndexChunks(**common))
             chunk.revision_pending_at = now
             sent.append(chunk.id)
     if sent:

@@ -81,7 +81,7 @@ class Watchdog:
             )
         out = {"redriven": redriven, "failed": failed, "queued": queued, "purged": purged}
         # Corrections whose revision messages were lost (documind_maintenance.revisions).
-        out["revisions_resent"] = resend_revisions(self.runtime.sessions, self.runtime.bus, st.revision_resend_after_s)
+        out["revisions_resent"] = resend_revisions(self.runtime.sessions, self.runtime.bus.send, st.revision_resend_after_s)
         return out
 
     def _without_messages(self, suspects: set[DocKey], removed: set[str]) -> tuple[set[DocKey], set[str]]:
