@@ -394,6 +394,18 @@ class FinishEnrichment(DocumentWork):
     ACTOR = "embed.finish_enrichment"
 
 
+class TrainClassifier(Contract):
+    """Retrain the tenant's supervised classifier from its validated labels (sent after a
+    decision once enough exist). ``validated_examples`` is the count the sender saw: the embed
+    service trains only if its watermark is below it, so a redelivery trains nothing twice."""
+
+    QUEUE = Queues.EMBED
+    ACTOR = "embed.train_classifier"
+
+    tenant: Tenant
+    validated_examples: int = Field(ge=1)
+
+
 # Contracts with one actor per lane (the document stages).
 LANED_CONTRACTS: tuple[type[DocumentWork], ...] = (
     ProcessDocument, ExtractPages, EmbedChunks, IndexChunks, FinishEnrichment,
@@ -423,6 +435,7 @@ ALL_CONTRACTS: tuple[type[Contract], ...] = (
     ClassifyDocument,
     RefreshPayload,
     FinishEnrichment,
+    TrainClassifier,
 )
 
 

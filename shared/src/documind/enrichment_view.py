@@ -10,13 +10,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from documind.db.models import Chunk, ChunkEnrichment, ChunkEntity, Document, DocumentEnrichment, DocumentStatus
+from documind.db.models import (
+    Chunk, ChunkEnrichment, ChunkEntity, ChunkValidation, Document, DocumentEnrichment, DocumentStatus,
+)
 
 REMOVED = (DocumentStatus.DELETED, DocumentStatus.CANCELLED)
 
 
 def entity_dict(e: ChunkEntity) -> dict[str, Any]:
     return {"type": e.type, "text": e.text, "value": e.value, "start": e.start, "end": e.end, "source": e.source}
+
+
+def validation_dict(v: ChunkValidation) -> dict[str, Any]:
+    return {
+        "verdict": v.verdict, "labels": v.labels, "labels_corrected": v.labels_corrected,
+        "labels_confirmed": v.labels is not None and v.verdict != "reject", "entities_confirmed": v.entities_confirmed,
+        "confidence": v.confidence, "confirmed_by": v.confirmed_by, "confirmed_at": v.confirmed_at.isoformat() + "Z",
+        "task_id": v.task_id,
+    }
 
 
 def document_view(s: Session, doc: Document, *, with_chunks: bool) -> dict[str, Any]:
@@ -48,7 +59,11 @@ def document_view(s: Session, doc: Document, *, with_chunks: bool) -> dict[str, 
         "entities": sorted(distinct.values(), key=lambda d: (d["type"], d["value"])),
         "sentiment": None if record is None else {"compound": record.sentiment, "label": record.sentiment_label},
         "quality": None if record is None else record.quality,
-        "confidence": None if record is None else record.confidence,
+        # People's decisions folded in (documind.validation.writeback) once any was made.
+        "confidence": doc.validated_confidence if doc.validated_confidence is not None
+        else None if record is None else record.confidence,
+        "machine_confidence": None if record is None else record.confidence,
+        "validated_at": None if doc.validated_at is None else doc.validated_at.isoformat() + "Z",
         "low_confidence_chunks": None if record is None else record.low_confidence_chunks,
         "review_sent_at": None if record is None or record.review_sent_at is None else record.review_sent_at.isoformat() + "Z",
         "enriched": record is not None,
@@ -60,8 +75,10 @@ def document_view(s: Session, doc: Document, *, with_chunks: bool) -> dict[str, 
         for e in entities:
             by_chunk.setdefault(e.idx, []).append(entity_dict(e))
         rows = s.execute(
-            select(Chunk.idx, Chunk.page_start, Chunk.text, ChunkEnrichment)
+            select(Chunk.idx, Chunk.page_start, Chunk.text, ChunkEnrichment, Chunk.classification, ChunkValidation)
             .outerjoin(ChunkEnrichment, ChunkEnrichment.chunk_id == Chunk.id)
+            .outerjoin(ChunkValidation, (ChunkValidation.chunk_id == Chunk.id)
+                       & (ChunkValidation.generation == Chunk.generation))
             .where(Chunk.document_id == doc.id, Chunk.generation == gen)
             .order_by(Chunk.idx)
         ).all()
@@ -72,8 +89,12 @@ def document_view(s: Session, doc: Document, *, with_chunks: bool) -> dict[str, 
                 "sentiment": None if en is None else {"compound": en.sentiment, "label": en.sentiment_label},
                 "quality": None if en is None else en.quality,
                 "confidence": None if en is None else en.confidence,
+                "machine_confidence": None if en is None else (
+                    en.machine_confidence if en.machine_confidence is not None else en.confidence),
                 "reasons": None if en is None else en.reasons,
+                "classification": classification,
+                "validation": None if val is None else validation_dict(val),
             }
-            for idx, page, text, en in rows
+            for idx, page, text, en, classification, val in rows
         ]
     return data

@@ -191,6 +191,17 @@ class Settings(BaseSettings):
     validation_required_answers: int = Field(
         1, ge=1, le=2, description="answers a validation task needs (2: two validators; if they disagree a third decides)"
     )
+    validation_task_retention_days: int = Field(
+        180, ge=0, description="answered (approved/rejected) and superseded validation tasks older than this are "
+        "removed by cleanup; corrections stay (fine-tuning pairs) (0 = keep forever)",
+    )
+    classifier_min_validated: int = Field(
+        10, ge=0, description="validated examples of a label (and new validated examples since the last training) "
+        "that retrain the tenant's classifier automatically (0 = never automatically)",
+    )
+    revision_resend_after_s: float = Field(
+        300.0, gt=0, description="a person's correction or rejection not indexed after this is re-sent by the watchdog",
+    )
 
     # 20 retries backing off from 1 s to 60 s last about 8 to 15 minutes: a restart of Redis,
     # Postgres or Qdrant costs latency, never a document.

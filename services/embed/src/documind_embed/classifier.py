@@ -26,6 +26,7 @@ from documind.logging import get_logger
 from documind.runtime import Runtime
 from documind.settings import Settings
 from documind.taxonomy import LabelDef, list_labels, taxonomy_version
+from documind.validation.writeback import keep_corrected_labels
 
 from documind_embed.classification import Classification, Params, Taxonomy, classify
 
@@ -146,6 +147,7 @@ class DocumentClassifier:
                         for c in result.chunks
                     ],
                 )
+            keep_corrected_labels(s, doc)  # a person's corrected labels outrank the classifier's
 
 
 def _completed(s, doc_id: str, gen: int, *, lock: bool = False) -> Document:  # noqa: ANN001

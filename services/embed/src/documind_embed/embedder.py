@@ -16,6 +16,7 @@ from documind.db.models import Chunk, ChunkEnrichment, StageName, utcnow
 from documind.embedding import Encoder
 from documind.errors import InconsistentChunks
 from documind.runtime import Runtime
+from documind.validation.writeback import fold_validated
 
 from documind_embed.enrichment import ChunkEnricher, ChunkFindings, ChunkText, store_findings
 
@@ -114,6 +115,7 @@ class ChunkEmbedder:
                 s.execute(stmt, [{"cid": r.id, "seen": r.text, "vec": vec.tobytes()}
                                  for r, vec in zip(rows, vectors)])
                 store_findings(s, doc_id, gen, findings)
+                fold_validated(s, [f.chunk.chunk_id for f in findings])  # a person's figure stays in force
             rt.metrics.chunks_processed.labels("embed").inc(len(rows))
         rt.bus.send(IndexChunks(
             document_id=doc_id, generation=gen, start=work.start, end=work.end, lane=work.lane,

@@ -6,8 +6,11 @@ from typing import Callable
 
 import dramatiq
 
-from documind.contracts import ClassifyDocument, EmbedChunks, FinishEnrichment, RetrainClassifier, TrainModel
+from documind.contracts import (
+    ClassifyDocument, EmbedChunks, FinishEnrichment, RetrainClassifier, TrainClassifier, TrainModel,
+)
 from documind.embedding import Encoder, shared_encoder
+from documind.locks import build_job_lock
 from documind.model_registry import build_registry
 from documind.runtime import Runtime, boot
 from documind.tasks import declare
@@ -21,6 +24,7 @@ from documind_embed.quality import WordList
 from documind_embed.retrain import ClassifierRetrainer
 from documind_embed.sentiment import SentimentAnalyzer, load_vader
 from documind_embed.training import ModelTrainer
+from documind_embed.validated_training import ValidatedTrainer
 
 
 def register(runtime: Runtime) -> None:
@@ -42,6 +46,10 @@ def register(runtime: Runtime) -> None:
             finish_document(runtime.sessions, runtime.bus, work, st.validation_threshold)
 
     declare(runtime, FinishEnrichment, finish)
+    declare(
+        runtime, TrainClassifier, ValidatedTrainer(runtime, active, build_job_lock(runtime.engine, st.data_dir)).run,
+        store_results=True,
+    )
 
 
 def chunk_enricher(runtime: Runtime, encoder: Encoder) -> Callable[[], ChunkEnricher]:

@@ -31,6 +31,7 @@ from documind.status import ACTIVE_STATUSES, StatusStore
 
 from documind_maintenance.followup import FollowUps
 from documind_maintenance.purge import Purger
+from documind_maintenance.revisions import resend_revisions
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Watchdog:
             if not held:
                 get_logger("documind.watchdog").info("watchdog run skipped: another run holds the lock")
                 return {
-                    "redriven": [], "failed": [], "queued": [], "purged": [], "followups": {},
+                    "redriven": [], "failed": [], "queued": [], "purged": [], "followups": {}, "revisions_resent": [],
                     "skipped": "another watchdog run is in progress",
                 }
             return self._run(work)
@@ -83,7 +84,10 @@ class Watchdog:
                 redriven=len(redriven), failed=len(failed), purged=len(purged), queued=len(queued),
             )
         followups = self.followups.run(cutoff, pending)
-        return {"redriven": redriven, "failed": failed, "queued": queued, "purged": purged, "followups": followups}
+        out = {"redriven": redriven, "failed": failed, "queued": queued, "purged": purged, "followups": followups}
+        # Corrections whose revision messages were lost (documind_maintenance.revisions).
+        out["revisions_resent"] = resend_revisions(self.runtime.sessions, self.runtime.bus.send, st.revision_resend_after_s)
+        return out
 
     def _without_messages(self, suspects: set[DocKey], removed: set[str]) -> tuple[set[DocKey], set[str]]:
         """Suspects (document work; deletions) without a message in the broker. A message

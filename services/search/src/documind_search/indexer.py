@@ -36,6 +36,17 @@ from documind_search.vector_index import VectorIndex
 SERVICE = "search"
 
 
+def clear_outbox(s, indexed: list[str], rejected: list[str]) -> None:  # noqa: ANN001
+    """The correction outbox (``chunks.revision_pending_at``) is done for chunks now indexed
+    with their current vector and for rejected ones whose point is gone; a corrected chunk
+    still waiting for its vector stays pending (its first, vector-less revision only dropped
+    the old point)."""
+    done = indexed + rejected
+    if done:
+        s.execute(update(Chunk).where(Chunk.id.in_(done), Chunk.revision_pending_at.is_not(None))
+                  .values(revision_pending_at=None))
+
+
 @dataclass
 class Indexer:
     runtime: Runtime
@@ -144,6 +155,7 @@ class Indexer:
             with rt.status.revision(doc_id, gen) as s:
                 if live:
                     s.execute(update(Chunk).where(Chunk.id.in_([c.id for c in live])).values(indexed_at=utcnow()))
+                clear_outbox(s, [c.id for c in live], [c.id for c in rows if c.rejected_at is not None])
         except Fenced:
             self._withdraw(doc_id, gen, tenant, [p.id for p in points])
             raise

@@ -132,21 +132,42 @@ def labels_import(file: Path, replace: bool, tenant: str | None, as_json: bool) 
 
 
 @labels.command("train")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--validated", is_flag=True,
+              help="train from the labels people confirmed or corrected in validation instead of a file")
 @click.option("--min-examples", type=int, default=None, help="default: DOCUMIND_CLASSIFY_MIN_EXAMPLES")
 @_TENANT
 @_JSON
-def labels_train(file: Path, min_examples: int | None, tenant: str | None, as_json: bool) -> None:
-    """Train the tenant's supervised classifier from a JSONL file of {"text", "labels"}; from
-    then on it classifies the tenant's documents instead of zero-shot. Every label must be in
-    the taxonomy; labels with too few examples stay zero-shot-only."""
+def labels_train(file: Path | None, validated: bool, min_examples: int | None, tenant: str | None,
+                 as_json: bool) -> None:
+    """Train the tenant's supervised classifier from a JSONL file of {"text", "labels"} (or,
+    with --validated, from validated chunks); from then on it classifies the tenant's
+    documents instead of zero-shot. Every label must be in the taxonomy (validated labels
+    outside it are left out); labels with too few examples stay zero-shot-only. Documents
+    already classified keep their labels until `documind labels classify`."""
     from documind.taxonomy import TaxonomyError, list_labels
 
     from documind.embedding import encoder_for
     from documind.label_model import read_examples, train_from_pairs
     from documind.model_registry import build_registry
 
+    if (file is None) != validated:
+        raise click.UsageError("give a FILE or --validated (one of them)")
     tenant = resolve_tenant(tenant)
+    if validated:
+        from documind.validation.training import train_validated
+
+        try:
+            with open_runtime(with_workers=False) as rt:
+                out = train_validated(rt.sessions, shared_encoder(rt), tenant,
+                                      min_examples=min_examples or rt.settings.classify_min_examples)
+        except TaxonomyError as exc:
+            raise _taxonomy_error(exc) from None
+        if as_json:
+            print_json(out)
+        else:
+            click.echo(f"trained on {out['examples']} validated examples: {', '.join(out['labels'])}")
+        return
     try:
         examples = read_examples(file)
         with open_runtime(with_workers=False) as rt:

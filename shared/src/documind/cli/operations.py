@@ -33,7 +33,8 @@ def recover(stale_after: float | None, timeout: float, as_json: bool) -> None:
     else:
         click.echo(
             f"re-driven: {len(outcome['redriven'])}, failed: {len(outcome['failed'])}, "
-            f"still queued (left alone): {len(outcome.get('queued', []))}"
+            f"still queued (left alone): {len(outcome.get('queued', []))}, "
+            f"corrections re-sent: {len(outcome.get('revisions_resent', []))}"
         )
 
 

@@ -28,7 +28,7 @@ def _validation(with_workers: bool = False) -> Iterator[Any]:
         st = rt.settings
         assignment = Assignment(rt.sessions, st.validation_assign_timeout_s)
         rt.assignment = assignment
-        rt.answers = Answers(rt.sessions, assignment, rt.bus.send, rt.versions)
+        rt.answers = Answers(rt.sessions, assignment, rt.bus.send, rt.versions, rt.settings.classifier_min_validated)
         try:
             yield rt
         except ValidationRefused as exc:

@@ -162,6 +162,10 @@ class Chunk(Base):
     # A validator rejected the chunk: it stays in the database (audit, training data) but
     # never in search; the indexer, index check and re-index skip it.
     rejected_at: Mapped[datetime | None]
+    # The correction outbox: a person's decision changed the chunk and its revision messages
+    # are not yet applied by the search service. Set in the deciding transaction, cleared
+    # when the revision is indexed; the watchdog re-sends what waits past a grace period.
+    revision_pending_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class PageRangeResult(Base):
@@ -280,7 +284,8 @@ class ChunkEnrichment(Base):
     sentiment: Mapped[float] = mapped_column(Float)  # VADER compound score, -1..1
     sentiment_label: Mapped[str] = mapped_column(String(16))  # negative | neutral | positive
     quality: Mapped[dict] = mapped_column(JSON, default=dict)  # signal name -> value in 0..1
-    confidence: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)  # the validated figure once a person decided
+    machine_confidence: Mapped[float | None] = mapped_column(Float)  # the AI stage's, once overridden
     reasons: Mapped[list] = mapped_column(JSON, default=list)  # signals that lowered it
     enriched_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -486,3 +491,39 @@ class ValidationAnswer(Base):
     labels: Mapped[list | None] = mapped_column(JSON)  # confirmed or corrected labels
     original_text: Mapped[str | None] = mapped_column(Text)  # the chunk as the validator saw it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChunkValidation(Base):
+    """What a person decided about one chunk (the latest decision): who and when, the labels
+    they confirmed or corrected, whether its entities were confirmed, and the validated
+    confidence. Kept apart from ``chunk_enrichment`` (which re-enrichment of corrected text
+    replaces) and from the tasks (which retention removes): it is the supervised
+    classifier's training data (``documind labels train --validated``)."""
+
+    __tablename__ = "chunk_validations"
+
+    chunk_id: Mapped[str] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    idx: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[int] = mapped_column(Integer)  # no foreign key: retention may remove the task
+    verdict: Mapped[str] = mapped_column(String(16))  # approve | correct | reject
+    labels: Mapped[list | None] = mapped_column(JSON)  # confirmed or corrected; None: none known
+    labels_corrected: Mapped[bool] = mapped_column(Boolean, default=False)
+    entities_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidence: Mapped[float] = mapped_column(Float)
+    confirmed_by: Mapped[str] = mapped_column(String(128))
+    confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClassifierTrainingMark(Base):
+    """How many validated examples the tenant's classifier was last trained from: the
+    watermark that makes an automatic retrain run once per set (a redelivered trigger finds
+    its count already reached)."""
+
+    __tablename__ = "classifier_training_marks"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    validated_examples: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow)

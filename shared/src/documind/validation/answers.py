@@ -14,7 +14,14 @@ a flag beside the pipeline status: the document stays ``completed`` and searchab
 confidence recomputed from the decisions. After the commit the changed chunks are sent to
 the embed and search services (``EmbedChunks``/``IndexChunks`` with ``revision``): the new
 text is embedded and indexed, the old point and any cached result go. A crash between the
-commit and the send leaves the chunk without a vector: ``documind index check`` reports it.
+commit and the send is covered by the correction outbox: the deciding transaction sets
+``chunks.revision_pending_at``, the search service clears it once the revision is indexed, and
+the maintenance watchdog re-sends revisions left pending past a grace period
+(``documind_maintenance.revisions``). The decision is also written back onto the chunk
+(``documind.validation.writeback``: who confirmed which labels, the validated confidence);
+labels a correction added to the document are pushed to its index payload
+(``RefreshPayload``), and enough validated labels trigger a classifier retrain
+(``documind.validation.training``).
 
 Batch decisions (a lead's): every matching unanswered task in one transaction, all or
 nothing, one audit entry per task. On Postgres each task is locked ``NOWAIT``: a task held
@@ -30,7 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from documind import audit
-from documind.contracts import Contract, EmbedChunks, IndexChunks
+from documind.contracts import Contract, EmbedChunks, IndexChunks, RefreshPayload
 from documind.db.engine import SessionFactory, write_transaction
 from documind.db.models import (
     Chunk, Document, DocumentStatus, TaskStatus, ValidationAnswer, ValidationTask, Validator, Verdict, utcnow,
@@ -39,6 +46,7 @@ from documind.index_versions import IndexVersions
 from documind.validation.assignment import Assignment
 from documind.validation.chunks import task_chunk
 from documind.validation.errors import ValidationRefused
+from documind.validation import training, writeback
 from documind.validation.views import task_view
 
 Send = Callable[[Contract], object]
@@ -59,6 +67,7 @@ class _After:
 
     messages: list[Contract] = field(default_factory=list)
     tenants: set[str] = field(default_factory=set)
+    labelled: set[str] = field(default_factory=set)  # tenants whose validated labels grew
 
 
 def _key(a: ValidationAnswer) -> tuple:
@@ -85,11 +94,15 @@ def decide(answers: list[ValidationAnswer], required: int) -> Decision | None:
 
 
 class Answers:
-    def __init__(self, sessions: SessionFactory, assignment: Assignment, send: Send, versions: IndexVersions) -> None:
+    def __init__(
+        self, sessions: SessionFactory, assignment: Assignment, send: Send, versions: IndexVersions,
+        min_validated: int = 0,
+    ) -> None:
         self.sessions = sessions
         self.assignment = assignment
         self.send = send
         self.versions = versions
+        self.min_validated = min_validated  # DOCUMIND_CLASSIFIER_MIN_VALIDATED; 0: no automatic retrain
 
     # ---- one validator's answer -------------------------------------------------------
     def answer(
@@ -165,7 +178,14 @@ class Answers:
                      before={"status": "assigned", "confidence": task.confidence},
                      after={"status": "answered", "outcome": decision.verdict.value,
                             "final_confidence": task.final_confidence}, reason=reason)
-        if decision.verdict is Verdict.CORRECT and decision.text and decision.text != chunk.text:
+        text_changed = bool(decision.verdict is Verdict.CORRECT and decision.text and decision.text != chunk.text)
+        wb = writeback.confirm(s, doc, chunk, task, decision.verdict, decision.labels,
+                               text_changed=text_changed, actor=actor)
+        if wb.labels_changed:
+            after.messages.append(RefreshPayload(document_id=doc.id, generation=doc.generation, tenant=doc.tenant))
+        if wb.labelled:
+            after.labelled.add(doc.tenant)
+        if text_changed:
             before_text = chunk.text
             chunk.text = decision.text
             # A rough count (words): the embedding model truncates at its window anyway.
@@ -176,14 +196,22 @@ class Answers:
             chunk.indexed_at = None
             audit.record(s, actor=actor, entity_type="chunk", entity_id=chunk.id, action="correct",
                          before={"text": before_text}, after={"text": chunk.text}, reason=reason)
+            chunk.revision_pending_at = utcnow()  # the outbox: cleared once the revision is indexed
             after.messages += self._revision(doc, chunk, embed=True)
         elif decision.verdict is Verdict.REJECT:
             chunk.rejected_at = utcnow()
             chunk.indexed_at = None
+            chunk.revision_pending_at = chunk.rejected_at
             audit.record(s, actor=actor, entity_type="chunk", entity_id=chunk.id, action="reject",
                          before={"in_search": True}, after={"in_search": False}, reason=reason)
             after.messages += self._revision(doc, chunk, embed=False)
         after.tenants.add(doc.tenant)
+        before_conf = doc.validated_confidence
+        doc.validated_confidence = writeback.document_confidence(s, doc)
+        if doc.validated_confidence != before_conf:
+            audit.record(s, actor=actor, entity_type="document", entity_id=doc.id, action="confidence",
+                         before={"validated_confidence": before_conf},
+                         after={"validated_confidence": doc.validated_confidence}, reason=f"task {task.id} decided")
         self._maybe_validated(s, doc, actor)
 
     @staticmethod
@@ -214,7 +242,6 @@ class Answers:
         if not tasks:
             return
         doc.validated_at = utcnow()
-        doc.validated_confidence = document_confidence(doc.chunk_count or len(tasks), tasks)
         audit.record(s, actor=actor, entity_type="document", entity_id=doc.id, action="validated",
                      after={"validated_confidence": doc.validated_confidence, "tasks": len(tasks)})
 
@@ -261,6 +288,9 @@ class Answers:
             self.send(message)
         for tenant in after.tenants:
             self.versions.bump(tenant)  # validated figures and texts changed: cached answers are void
+        for tenant in sorted(after.labelled):
+            # After the commit, counted afresh: a lost trigger is sent by the next decision.
+            training.trigger(self.sessions, self.send, tenant, self.min_validated)
 
 
 def _lock_documents(s: Session, document_ids: list[str]) -> None:
@@ -270,17 +300,3 @@ def _lock_documents(s: Session, document_ids: list[str]) -> None:
     if document_ids:
         s.execute(select(Document.id).where(Document.id.in_(sorted(document_ids)))
                   .order_by(Document.id).with_for_update())
-
-
-def document_confidence(chunk_count: int, tasks: list[ValidationTask]) -> float:
-    """The document's confidence with people's decisions in place of the flagged chunks'
-    figures: unflagged chunks keep the document's own figure (what the AI stage said),
-    decided chunks count with ``final_confidence``, rejected chunks leave the document."""
-    doc_conf = tasks[0].document_confidence
-    rejected = sum(1 for t in tasks if t.outcome is Verdict.REJECT)
-    kept = [t.final_confidence or 0.0 for t in tasks if t.outcome is not Verdict.REJECT]
-    others = max(chunk_count - len(tasks), 0)
-    n = others + len(kept)
-    if n == 0 or chunk_count - rejected <= 0:
-        return 0.0
-    return round((doc_conf * others + sum(kept)) / n, 4)
