@@ -12,7 +12,8 @@ EXPECTED = {
     # Document stages have a bulk-lane twin (contracts.Lane).
     "ingest": {"ingest.process_document", "ingest.process_document_bulk", "ingest.extract_pages", "ingest.extract_pages_bulk"},
     "embed": {"embed.embed_chunks", "embed.embed_chunks_bulk", "embed.classify_document", "embed.finish_enrichment",
-              "embed.finish_enrichment_bulk", "embed.train_model", "embed.retrain_classifier"},
+              "embed.finish_enrichment_bulk", "embed.train_model", "embed.retrain_classifier",
+              "embed.train_classifier"},
     "search": {
         "search.index_chunks", "search.index_chunks_bulk", "search.delete_document", "search.query", "search.query_batch",
         "search.check_index", "search.reindex", "search.optimize_index", "search.refresh_payload",

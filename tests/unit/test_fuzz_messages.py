@@ -49,6 +49,7 @@ _SAMPLES = {
     "embed.train_model": {"version": 2},
     "search.activate_model": {"version": 1},
     "embed.retrain_classifier": {"tenant": "acme", "embedding_model": "all-MiniLM-L6-v2"},
+    "embed.train_classifier": {"tenant": "acme", "validated_examples": 12},
     "maintenance.watchdog": {"stale_after_s": 600.0},
     "maintenance.prune_query_log": {"retention_days": 30},
     "embed.classify_document": {"document_id": DOC, "generation": 3, "tenant": "acme"},
