@@ -159,7 +159,8 @@ def labels_train(file: Path | None, validated: bool, min_examples: int | None, t
 
         try:
             with open_runtime(with_workers=False) as rt:
-                out = train_validated(rt.sessions, shared_encoder(rt), tenant,
+                # The active model's space, as for a file below.
+                out = train_validated(rt.sessions, encoder_for(rt, build_registry(rt).active()), tenant,
                                       min_examples=min_examples or rt.settings.classify_min_examples)
         except TaxonomyError as exc:
             raise _taxonomy_error(exc) from None

@@ -94,7 +94,8 @@ def train_validated(
         raise TaxonomyError(f"tenant {tenant!r} has no validated labels yet (approve or correct tasks first)")
     from documind.label_model import train_from_pairs
 
-    report = train_from_pairs(sessions, encoder, tenant, examples, min_examples=min_examples, known_labels=known)
+    report = train_from_pairs(sessions, encoder, tenant, examples, min_examples=min_examples, known_labels=known,
+                              source="validated")
     with transaction(sessions) as s:
         mark = s.get(ClassifierTrainingMark, tenant, with_for_update=True)
         if mark is None:
