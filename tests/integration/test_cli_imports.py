@@ -25,16 +25,14 @@ pytestmark = pytest.mark.integration
 
 HEAVY = ("torch", "sentence_transformers", "transformers", "spacy", "unstructured", "sklearn", "onnxruntime")
 
-# Runs the console entry point in this interpreter, then prints which heavy packages it loaded.
+# Runs the console entry point in this interpreter; at exit, prints which heavy packages it
+# loaded (an atexit handler: the entry point ends the process itself, see cli.exit_now).
 PROBE = f"""
-import json, sys
+import atexit, json, sys
 sys.argv = ["documind", *sys.argv[1:]]
+atexit.register(lambda: print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr))
 from documind.cli import run
-try:
-    run()
-except SystemExit:
-    pass
-print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)
+run()
 """
 
 
