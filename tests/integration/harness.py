@@ -122,7 +122,7 @@ class Stack:
             dead = [s for s in services if self.workers[SERVICES.index(s)].poll() is not None]
             if dead:
                 raise RuntimeError(f"a worker exited at start-up\n{self.worker_logs()}")
-            time.sleep(0.5)
+            time.sleep(0.1)  # a few stat calls: cheap, and every stack start and restart waits here
         raise RuntimeError(f"workers did not come up in 180 s\n{self.worker_logs()}")
 
     @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Broker construction with DocuMind's middleware stack.
 
 Distributed: Redis broker and Redis results. Embedded: Dramatiq's in-process StubBroker and
-an in-memory results backend. Same middleware, same actors, same messages."""
+an in-memory results backend that wakes its waiters (documind.memory_results). Same
+middleware, same actors, same messages."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 from dramatiq.results import Results
-from dramatiq.results.backends import StubBackend
 
 from documind.contracts import Queues
 from documind.db.engine import SessionFactory
 from documind.errors import is_transient
+from documind.memory_results import MemoryResults
 from documind.middleware import DeliveryCounter, Liveness, LogContext, Unroutable
 from documind.middleware.deliveries import MemoryReceipts, ReceiptCounter, RedisReceipts
 from documind.pending import PendingMessages, PendingWork, RedisPendingWork
@@ -133,7 +134,7 @@ def _prometheus(settings: Settings) -> dramatiq.Middleware:
 
 def build_results_backend(settings: Settings):  # noqa: ANN201
     if settings.mode is RunMode.EMBEDDED:
-        return StubBackend()
+        return MemoryResults()
     import redis
     from dramatiq.results.backends.redis import RedisBackend
 

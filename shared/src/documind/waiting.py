@@ -12,7 +12,9 @@ from documind.db.models import FINAL_STATUSES, DocumentStatus
 from documind.status import StatusStore
 
 MIN_INTERVAL_S = 0.2
-MAX_INTERVAL_S = 2.0
+# A poll is one aggregate count, so 1 s costs little; a longer ceiling made every
+# ``--wait`` return up to that long after its last document was final (half of it on average).
+MAX_INTERVAL_S = 1.0
 BACKOFF_FACTOR = 1.5
 
 

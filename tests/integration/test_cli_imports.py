@@ -1,0 +1,94 @@
+"""What a ``documind`` command imports: commands that only read the database or send messages
+(every command in distributed mode; status, show, audit... in embedded mode) must not import the
+model stack (torch, sentence-transformers, transformers), spaCy or unstructured. Each of those
+costs seconds per process, and the integration tests run the CLI hundreds of times
+(README, "make test"); this guards that cost, by the import set rather than by a timing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import EXAMPLES
+from tests.integration.harness import (
+    Stack, base_env, create_database, drop_database, drop_redis_namespace, embedded_stack,
+)
+
+pytestmark = pytest.mark.integration
+
+HEAVY = ("torch", "sentence_transformers", "transformers", "spacy", "unstructured", "sklearn", "onnxruntime")
+
+# Runs the console entry point in this interpreter; at exit, prints which heavy packages it
+# loaded (an atexit handler: the entry point ends the process itself, see cli.exit_now).
+PROBE = f"""
+import atexit, json, sys
+sys.argv = ["documind", *sys.argv[1:]]
+atexit.register(lambda: print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr))
+from documind.cli import run
+run()
+"""
+
+
+def heavy_imports(stack: Stack, *args: str) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env=stack.env, capture_output=True, text=True, timeout=300,
+        cwd=stack.root,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert lines, f"documind {' '.join(args)} printed nothing on stderr (exit {proc.returncode}): {proc.stdout[-2000:]}"
+    return json.loads(lines[-1])
+
+
+@pytest.fixture(scope="module")
+def distributed_cli() -> Iterator[Stack]:
+    """A migrated database and a Redis namespace, no workers: what the CLI alone needs."""
+    root = Path(tempfile.mkdtemp(prefix="documind-imports-"))
+    db = create_database()
+    env = base_env(root)
+    env.update(
+        DOCUMIND_MODE="distributed",
+        DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+        DOCUMIND_REDIS_URL="redis://127.0.0.1:6379/10",
+        DOCUMIND_REDIS_NAMESPACE=db,
+        DOCUMIND_QDRANT_PATH=str(root / "qdrant"),
+    )
+    stack = Stack("distributed", root, env)
+    try:
+        stack.cli("migrate")
+        yield stack
+    finally:
+        drop_database(db)
+        shutil.rmtree(root, ignore_errors=True)
+        drop_redis_namespace(env["DOCUMIND_REDIS_URL"], db)
+
+
+@pytest.mark.parametrize("args", [
+    ("--help",),
+    ("status", "--json"),
+    ("status", "no-such-id", "--json"),
+    ("show", "no-such-id", "--json"),
+    ("ingest", str(EXAMPLES / "coffee-brewing.txt"), "--json"),  # sends the message, no --wait
+    ("search", "coffee", "--json", "--timeout", "1"),  # no worker answers: times out
+    ("dead-letters", "list", "--json"),
+    ("audit", "verify", "--json"),
+])
+def test_distributed_commands_do_not_import_the_model_stack(distributed_cli, args):
+    assert heavy_imports(distributed_cli, *args) == []
+
+
+def test_the_probe_sees_heavy_imports(tmp_path):
+    """The check can fail: an embedded search imports the model stack in this very process
+    (its in-process workers encode the query)."""
+    assert "torch" in heavy_imports(embedded_stack(tmp_path), "search", "coffee", "--json")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("status", "--json"), ("show", "no-such-id", "--json")])
+def test_embedded_read_only_commands_do_not_import_the_model_stack(tmp_path, args):
+    assert heavy_imports(embedded_stack(tmp_path), *args) == []
