@@ -104,3 +104,31 @@ def test_no_taxonomy_gives_no_classifier_margin() -> None:
     assert classifier_margin(none) is None
     assert classifier_margin(zero_shot) == 0.04
     assert classifier_margin(Document(metadata_={})) is None
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_concurrent_finishes_of_one_document_both_succeed(sessions: SessionFactory, broker: StubBroker, round_: int) -> None:
+    """The completion's and the classifier's FinishEnrichment can run at once; the second used
+    to fail on the record's primary key in embedded mode (SQLite has no row lock to order them)."""
+    import threading
+
+    store, doc_id = make_document(sessions, [0.95, 0.4])
+    store.complete(doc_id, 1)
+    work = FinishEnrichment(document_id=doc_id, generation=1, tenant="acme")
+    start, errors, results = threading.Barrier(4), [], []
+
+    def finish() -> None:
+        start.wait()
+        try:
+            results.append(finish_document(sessions, Bus(broker), work, threshold=0.8))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=finish) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 4
+    with sessions() as s:
+        assert s.get(DocumentEnrichment, doc_id).low_confidence_chunks == 1

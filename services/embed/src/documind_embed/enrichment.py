@@ -129,18 +129,16 @@ def finish_document(
         sentiment = document_sentiment([(e.sentiment, int(n or 0)) for e, n in rows])
         quality = document_assessment([(e.quality, e.confidence, int(n or 0)) for e, n in rows], classifier_margin(doc))
         low = sorted((e for e, _ in rows if e.confidence < threshold), key=lambda e: (e.confidence, e.idx))
-        record = s.get(DocumentEnrichment, doc_id)
-        if record is None:
-            record = DocumentEnrichment(document_id=doc_id, generation=gen)
-            s.add(record)
-        elif record.generation != gen:
+        figures = {
+            "sentiment": sentiment.compound, "sentiment_label": sentiment.label,
+            "quality": {**quality.signals, "reasons": quality.reasons}, "confidence": quality.confidence,
+            "low_confidence_chunks": len(low), "entity_counts": dict(counts), "enriched_at": utcnow(),
+        }
+        record = _record(s, doc_id, gen, figures)
+        if record.generation != gen:
             record.generation, record.review_sent_at = gen, None  # a new generation is reviewed anew
-        record.sentiment, record.sentiment_label = sentiment.compound, sentiment.label
-        record.quality = {**quality.signals, "reasons": quality.reasons}
-        record.confidence = quality.confidence
-        record.low_confidence_chunks = len(low)
-        record.entity_counts = dict(counts)
-        record.enriched_at = utcnow()
+        for name, value in figures.items():
+            setattr(record, name, value)
         sent = False
         if low and record.review_sent_at is None:
             bus.send(ReviewChunks(
@@ -158,6 +156,21 @@ def finish_document(
         review_sent=sent,
     )
     return {"confidence": quality.confidence, "low_confidence_chunks": len(low), "review_sent": sent}
+
+
+def _record(s: Session, doc_id: str, gen: int, figures: dict[str, Any]) -> DocumentEnrichment:
+    """The document's record, created if missing by INSERT ... ON CONFLICT DO NOTHING: two
+    finishes of one document (the completion's and the classifier's) can race to create it.
+    On Postgres the document's row lock orders them; SQLite (embedded mode) has no row locks,
+    and a plain insert failed the second one on the primary key."""
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    s.execute(insert(DocumentEnrichment).values(document_id=doc_id, generation=gen, **figures)
+              .on_conflict_do_nothing(index_elements=["document_id"]))
+    return s.scalars(select(DocumentEnrichment).where(DocumentEnrichment.document_id == doc_id)
+                     .execution_options(populate_existing=True)).one()
 
 
 def classifier_margin(doc: Document) -> float | None:
