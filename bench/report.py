@@ -168,6 +168,21 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
         row("9", "Status transitions of a small ingest (8), ms per document: audit on vs off",
             au["ms_per_document"]["audit_on"].get("p50"), au["ms_per_document"]["audit_off"].get("p50"),
             au["ratio_on_to_off_p50"])
+    if "onnx" in m and not failed("10", "onnx"):
+        o = m["onnx"]
+        for t in o["throughput"]:
+            for backend in ("onnx-int8", "onnx-fp32"):
+                row("10", f"Encoder chunks/s, {backend} vs torch, {t['threads']} thread(s)"
+                    f"{' (goal ≥ 2)' if backend == 'onnx-int8' else ''}", t[backend]["chunks_per_s"],
+                    t["torch"]["chunks_per_s"], t[backend]["ratio_to_torch"])
+        q, s_ = o["quality"], o["summary"]
+        sub = "" if s_.get("full_corpus") else f" (subset of {q.get('documents')} docs)"
+        row("10", f"SciFact dense nDCG@10{sub}, onnx-int8 vs torch (goal: loss ≤ 0.01; loss "
+            f"{fmt(q['onnx-int8']['ndcg@10_loss'], 4)})", q["onnx-int8"]["ndcg@10"], q["torch"]["ndcg@10"],
+            ratio(q["onnx-int8"]["ndcg@10"], q["torch"]["ndcg@10"]))
+        rows.append(["10", "ONNX int8 backend: ≥ 2× chunks/s at every thread count and ≤ 0.01 nDCG@10 loss",
+                     f"{fmt(s_['int8_ratio_min_over_threads'], 3)}×, loss {fmt(s_['int8_ndcg@10_loss'], 4)}", "",
+                     "", "≥ 2, ≤ 0.01", "meets goal" if s_.get("met") else "**below goal**"])
     return rows
 
 
