@@ -56,9 +56,9 @@ def test_onnx_int8_version_is_exported_activated_and_answers_queries(stack: Stac
         # score; the torch model's query vector would not.
         assert abs(float(onnx.encode([QUERY])[0] @ vec) - top["score"]) < 1e-4
         assert abs(float(Encoder(BASE).encode([QUERY])[0] @ vec) - top["score"]) > 1e-3
-        # The stored vector is the int8 model's vector of the chunk's text (int8 activations are
-        # quantized per batch: the re-embedding batch moves it a little).
-        assert float(onnx.encode([top["text"]])[0] @ vec) > 0.99
+        # The stored vector is the int8 model's vector of the chunk's text (one text per run:
+        # the re-embedding batch does not move it).
+        assert float(onnx.encode([top["text"]])[0] @ vec) > 0.99999
     finally:
         back = stack.cli("model", "activate", "1", "--json").json()
         assert back["new_model"] == BASE

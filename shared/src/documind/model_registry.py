@@ -84,6 +84,15 @@ class ModelRegistry:
                 return self._ref(row)
         return ModelRef(0, name, model_path(name), model_dimension(name))  # raises if unknown
 
+    def base_of(self, name: str) -> str:
+        """The packaged model that the version named ``name`` was made from (``name`` itself
+        for a packaged model or an unknown name)."""
+        if name == self.base_model:
+            return name
+        with self.sessions() as s:
+            base = s.scalar(select(ModelVersion.base_model).where(ModelVersion.name == name))
+        return str(base) if base is not None else name
+
     def active(self) -> ModelRef:
         with self.sessions() as s:
             row = s.scalars(select(ModelVersion).where(ModelVersion.status == ModelStatus.ACTIVE)).first()

@@ -86,6 +86,12 @@ def _pooling_of(st_model) -> tuple[str, bool]:  # noqa: ANN001 - SentenceTransfo
     return mode, len(modules) == 3
 
 
+def _dimension(pooling) -> int:  # noqa: ANN001 - sentence_transformers Pooling
+    # Renamed in sentence-transformers 6 (the old name warns).
+    get = getattr(pooling, "get_embedding_dimension", None) or pooling.get_sentence_embedding_dimension
+    return int(get())
+
+
 def export(source: Path, out: Path, *, int8: bool, threads: int = 0) -> OnnxConfig:
     """Export the sentence-transformers model in ``source`` to ``out`` (created; must not exist),
     quantized to int8 weights when ``int8``. Runs offline from the files in ``source``."""
@@ -146,7 +152,7 @@ def export(source: Path, out: Path, *, int8: bool, threads: int = 0) -> OnnxConf
     st_model.tokenizer.save_pretrained(str(tmp))
     config = OnnxConfig(
         backend=ONNX_INT8 if int8 else ONNX_FP32, pooling=pooling, normalize=normalize,
-        max_seq_length=int(st_model.max_seq_length), dimension=int(st_model[1].get_sentence_embedding_dimension()),
+        max_seq_length=int(st_model.max_seq_length), dimension=int(_dimension(st_model[1])),
     )
     (tmp / CONFIG_FILE).write_text(json.dumps({**config.__dict__, "source": str(source)}, indent=2) + "\n")
     tmp.rename(out)
