@@ -168,6 +168,20 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
         row("9", "Status transitions of a small ingest (8), ms per document: audit on vs off",
             au["ms_per_document"]["audit_on"].get("p50"), au["ms_per_document"]["audit_off"].get("p50"),
             au["ratio_on_to_off_p50"])
+    if "onnx" in m and not failed("10", "onnx"):
+        o = m["onnx"]
+        for t in o["throughput"]:
+            for backend in ("onnx-int8", "onnx-fp32"):
+                row("10", f"Encoder chunks/s, {backend} vs torch, {t['threads']} thread(s)", t[backend]["chunks_per_s"],
+                    t["torch"]["chunks_per_s"], t[backend]["ratio_to_torch"], 2.0 if backend == "onnx-int8" else None)
+        q, s_ = o["quality"], o["summary"]
+        sub = "" if s_.get("full_corpus") else f" (subset of {q.get('documents')} docs)"
+        row("10", f"SciFact dense nDCG@10{sub}, onnx-int8 vs torch (goal: loss ≤ 0.01; loss "
+            f"{fmt(q['onnx-int8']['ndcg@10_loss'], 4)})", q["onnx-int8"]["ndcg@10"], q["torch"]["ndcg@10"],
+            ratio(q["onnx-int8"]["ndcg@10"], q["torch"]["ndcg@10"]))
+        rows.append(["10", "ONNX int8 backend: ≥ 2× chunks/s at every thread count and ≤ 0.01 nDCG@10 loss",
+                     f"{fmt(s_['int8_ratio_min_over_threads'], 3)}×, loss {fmt(s_['int8_ndcg@10_loss'], 4)}", "",
+                     "", "≥ 2, ≤ 0.01", "meets goal" if s_.get("met") else "**below goal**"])
     return rows
 
 
@@ -339,6 +353,15 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
                 f"in one process, readings {r.get('baseline_rates')}):", "",
                 _table(["embed processes x threads", "chunks", "embed chunks/s", "speed-up vs 1", "ratio to ST",
                         "embed CPU ms/chunk", "peak RSS per process MB"], rows), ""]
+    if name == "onnx":
+        ex = r.get("export", {})
+        out.append("Export (offline, from the packaged model): " + ", ".join(
+            f"{k} {v.get('seconds')} s, {v.get('model_mb')} MB" for k, v in ex.items()) + ".")
+        for t in r.get("throughput", []):
+            out.append(f"{t['threads']} thread(s): per-repeat ratios int8 {t['onnx-int8'].get('ratios')}, fp32 "
+                       f"{t['onnx-fp32'].get('ratios')}; min cosine to torch {t.get('min_cosine_to_torch')}; "
+                       f"load average {t.get('load_average')}.")
+        out.append("")
     if name == "classification":
         z = r.get("zero_shot", {})
         out += [f"Dataset: {r.get('dataset')}; model {r.get('model')}. Zero-shot on {z.get('articles')} articles: "

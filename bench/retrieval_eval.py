@@ -28,11 +28,14 @@ from bench.search import PUBLISHED, evaluate
 
 
 def cached_vectors(
-    cache: Path, docs: list[dict], queries: dict[str, str], model_path: Path | None = None,
+    cache: Path, docs: list[dict], queries: dict[str, str], model_path: Path | None = None, backend: str = "torch",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``model_path``: a fine-tuned model's folder (``bench.finetune``); default the packaged model."""
+    """``model_path``: a fine-tuned model's folder (``bench.finetune``) or an ONNX export
+    (``backend`` onnx-int8 / onnx-fp32, ``bench.onnx_backend``); default the packaged model."""
     if model_path is not None:
         cache = cache / ("model-" + model_path.resolve().as_posix().strip("/").replace("/", "_"))
+    if backend != "torch":
+        cache = cache / backend
     dfile, qfile, ids = cache / "dvec.npy", cache / "qvec.npy", cache / "ids.json"
     want = {"docs": [str(d["_id"]) for d in docs], "queries": list(queries)}
     if dfile.exists() and qfile.exists() and ids.exists() and json.loads(ids.read_text()) == want:
@@ -40,7 +43,7 @@ def cached_vectors(
     from documind.embedding import Encoder
 
     log(f"retrieval_eval: encoding {len(docs)} abstracts and {len(queries)} queries (cached in {cache})")
-    enc = Encoder("all-MiniLM-L6-v2", batch_size=16, path=model_path)
+    enc = Encoder("all-MiniLM-L6-v2", batch_size=16, path=model_path, backend=backend)
     qv = enc.encode(list(queries.values()))
     dv = enc.encode([scifact_text(d) for d in docs])
     cache.mkdir(parents=True, exist_ok=True)
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         queries, qrels = {q: queries[q] for q in keep}, {q: qrels[q] for q in keep}
         docs = scifact_subset(docs, qrels, nd)
     model_path = getattr(args, "model_path", None)
-    dv, qv = cached_vectors(Path(args.cache), docs, queries, Path(model_path) if model_path else None)
+    dv, qv = cached_vectors(Path(args.cache), docs, queries, Path(model_path) if model_path else None,
+                            getattr(args, "backend", "torch"))
     params = Bm25Params(k1=args.k1, b=args.b, avg_len=args.avg_len)
     tok = default_tokenizer()
     lengths = [len(tok.tokens(scifact_text(d))) for d in docs]
@@ -128,6 +132,8 @@ def main() -> None:
                     help="the quick bench's subset instead of the full corpus (e.g. 150 75)")
     ap.add_argument("--modes", nargs="*", default=None, help="dense keyword hybrid_rrf hybrid_dbsf (default: all)")
     ap.add_argument("--model-path", default=None, help="a fine-tuned model folder (default: the packaged model)")
+    ap.add_argument("--backend", default="torch", choices=["torch", "onnx-int8", "onnx-fp32"],
+                    help="how --model-path is run (an ONNX export: `documind model export-onnx`)")
     ap.add_argument("--out", default=None, help="write the JSON here too")
     args = ap.parse_args()
     out = run(args)

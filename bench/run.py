@@ -32,13 +32,18 @@ QUICK: dict[str, Any] = {
     "budget_s": 575,
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
                     "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
-                    "chaos": 420, "classification": 60, "enrichment": 150, "cli_start": 120, "validation": 40},
+                    "chaos": 420, "classification": 60, "enrichment": 150, "cli_start": 120, "validation": 40,
+                    "onnx": 240},
     "cli_docs": 50,
     "cli_repeats": 3,
     "embed_chunks": 48,
     "embed_repeats": 3,
     "embedder_chunks": 96,
     "embedder_repeats": 2,
+    "onnx_chunks": 64,
+    "onnx_repeats": 3,
+    "onnx_threads": [1, 2],
+    "onnx_scifact_subset": [150, 75],  # retrieval_eval's seeded subset
     "queue_messages": 1500,
     "queue_repeats": 3,
     "queue_threads": [8],
@@ -104,6 +109,10 @@ FULL: dict[str, Any] = {
     "embed_repeats": 5,
     "embedder_chunks": 512,
     "embedder_repeats": 3,
+    "onnx_chunks": 256,
+    "onnx_repeats": 5,
+    "onnx_threads": [1, 2],
+    "onnx_scifact_subset": None,  # all 5,183 abstracts, 300 test queries
     "queue_messages": 5000,
     "queue_repeats": 3,
     "queue_threads": [2, 8],
@@ -159,7 +168,7 @@ FULL: dict[str, Any] = {
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
     from bench import (
         chaos, classification, cli_start, embed, enrichment, extraction, ingest, lanes, memory, queue_overhead,
-        scaling, search, search_cache, validation,
+        onnx_backend, scaling, search, search_cache, validation,
     )
 
     return {
@@ -178,11 +187,12 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "enrichment": enrichment.measure,
         "cli_start": cli_start.measure,
         "validation": validation.measure,
+        "onnx": onnx_backend.measure,
     }
 
 
 NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
-         "validation", "chaos", "classification", "enrichment", "cli_start"]
+         "validation", "chaos", "classification", "enrichment", "cli_start", "onnx"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

@@ -85,10 +85,36 @@ def test_query_encodes_with_the_live_model_and_replans_when_its_collection_is_go
                    collection="chunks__gone")
 
 
-def _opts():  # noqa: ANN202
+def _opts(model: str | None = None):  # noqa: ANN202
     from documind.contracts import SearchQuery
 
-    return SearchQuery(query="q", tenant="t", top_k=1, mode="dense")
+    return SearchQuery(query="q", tenant="t", top_k=1, mode="dense", model=model)
+
+
+def test_a_caller_configured_with_the_base_model_is_answered_by_a_live_version_of_it() -> None:
+    """`documind search` sends its configured (packaged) model; after `model activate` the live
+    collection holds a version made from it (fine-tuned, ONNX export): answered, not refused.
+    A version of another base, or another model, is still refused."""
+    client = QdrantClient(location=":memory:")
+    idx = VectorIndex(client, "chunks", "m1", DIM, resolve=lambda name: DIM)
+    idx.ensure()
+    bases = {"m1": "m1", "m1-onnx-int8-v2": "m1", "x-ft-v3": "x"}
+    qs = QueryService(None, OneHot("m1", 0), idx, encoders=lambda n: OneHot(n, 0), base_of=bases.get)  # type: ignore[arg-type]
+    assert qs._prepare(_opts("m1")) is SearchMode.DENSE
+    idx.sibling("chunks__v2", model="m1-onnx-int8-v2").create_collection("chunks__v2")
+    switch(client, "chunks", "chunks__v2")
+    assert qs._prepare(_opts("m1")) is SearchMode.DENSE
+    assert qs._prepare(_opts("m1-onnx-int8-v2")) is SearchMode.DENSE
+    with pytest.raises(ModelMismatch, match="'other'"):
+        qs._prepare(_opts("other"))
+    idx.sibling("chunks__v3", model="x-ft-v3").create_collection("chunks__v3")
+    switch(client, "chunks", "chunks__v3")
+    with pytest.raises(ModelMismatch, match="'m1'"):
+        qs._prepare(_opts("m1"))
+    # Without base_of (tools, tests), names are compared as they are.
+    plain = QueryService(None, OneHot("m1", 0), idx, encoders=lambda n: OneHot(n, 0))  # type: ignore[arg-type]
+    with pytest.raises(ModelMismatch):
+        plain._prepare(_opts("m1"))
 
 
 def test_indexer_reembeds_rows_of_another_model_than_the_live_collections(clean_env, tmp_path) -> None:

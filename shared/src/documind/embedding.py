@@ -55,21 +55,31 @@ class TokenCounter:
 
 
 class Encoder:
-    """``path``: a fine-tuned model's folder (``documind.model_registry``); default: the
-    packaged model named ``model_name``. ``dimension`` goes with it."""
+    """``path``: a fine-tuned or exported model's folder (``documind.model_registry``); default:
+    the packaged model named ``model_name``. ``dimension`` goes with it. ``backend``: ``torch``
+    (sentence-transformers) or an ONNX Runtime export in ``path`` (``documind.onnx_model``)."""
 
     def __init__(
         self, model_name: str, batch_size: int = 32, threads: int = 0, *,
-        path: Path | None = None, dimension: int | None = None,
+        path: Path | None = None, dimension: int | None = None, backend: str = "torch",
     ) -> None:
+        from documind.onnx_model import TORCH, check_backend
+
         self.model_name = model_name
         self.batch_size = batch_size
         self.threads = threads
         self.path = path
         self.dimension = dimension or model_dimension(model_name)
+        self.backend = check_backend(backend)
+        if self.backend != TORCH and path is None:
+            raise ValueError(f"the {backend} backend needs an exported model folder (documind model export-onnx)")
 
     @cached_property
     def _model(self):  # noqa: ANN202
+        if self.backend != "torch":
+            from documind.onnx_model import OnnxEncoderModel
+
+            return OnnxEncoderModel(self.path, threads=self.threads)
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -86,6 +96,8 @@ class Encoder:
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.backend != "torch":
+            return self._model.encode(list(texts), batch_size=self.batch_size)
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -114,6 +126,6 @@ def encoder_for(runtime, ref) -> Encoder:  # noqa: ANN001 - Runtime, documind.mo
         f"encoder:{ref.name}",
         lambda: Encoder(
             ref.name, batch_size=st.embedding_batch_size, threads=st.torch_threads, path=ref.path,
-            dimension=ref.dimension,
+            dimension=ref.dimension, backend=ref.backend,
         ),
     )

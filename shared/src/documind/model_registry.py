@@ -6,7 +6,13 @@ Version 1 is the packaged model (``DOCUMIND_EMBEDDING_MODEL``) and has no row: i
 active one while no row is. A fine-tuned version is named ``<base>-ft-v<N>``; that name is
 what chunk rows (``embedding_model``), point ids and the collection's metadata carry, so a
 vector can always be traced to the model that made it. Its files live in the file store
-(``models/v<N>``), written by training, never downloaded."""
+(``models/v<N>``), written by training, never downloaded.
+
+A version may also be an ONNX Runtime export of another version (``documind model
+export-onnx``; ``backend`` "onnx-int8" or "onnx-fp32", named ``<base>-<backend>-v<N>``): its
+vectors differ from its source's, so the index treats it as a model of its own, and whatever
+loads a version's encoder (embedding, queries against the live collection, re-embedding) loads
+it with the version's backend."""
 
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ class ModelRef:
     name: str
     path: Path
     dimension: int
+    backend: str = "torch"
 
 
 def version_name(base_model: str, version: int) -> str:
@@ -53,7 +60,9 @@ class ModelRegistry:
     def _ref(self, row: ModelVersion) -> ModelRef:
         if not row.path:
             raise ModelVersionError(f"model version {row.version} has no saved model (status {row.status.value})")
-        return ModelRef(row.version, row.name, self.storage_dir / row.path, model_dimension(row.base_model))
+        return ModelRef(
+            row.version, row.name, self.storage_dir / row.path, model_dimension(row.base_model), row.backend or "torch"
+        )
 
     def get(self, version: int) -> ModelRef:
         if version == BASE_VERSION:
@@ -74,6 +83,15 @@ class ModelRegistry:
             if row is not None:
                 return self._ref(row)
         return ModelRef(0, name, model_path(name), model_dimension(name))  # raises if unknown
+
+    def base_of(self, name: str) -> str:
+        """The packaged model that the version named ``name`` was made from (``name`` itself
+        for a packaged model or an unknown name)."""
+        if name == self.base_model:
+            return name
+        with self.sessions() as s:
+            base = s.scalar(select(ModelVersion.base_model).where(ModelVersion.name == name))
+        return str(base) if base is not None else name
 
     def active(self) -> ModelRef:
         with self.sessions() as s:
@@ -98,6 +116,32 @@ class ModelRegistry:
                 )
             )
         return version
+
+    def create_export(self, *, source: ModelRef, backend: str, params: dict[str, Any]) -> int:
+        """A new version for an export of ``source`` run by ``backend``, status ``training``
+        until its files are written (then ``candidate``, or ``failed``)."""
+        with self.sessions.begin() as s:
+            last = s.scalar(select(func.max(ModelVersion.version))) or BASE_VERSION
+            version = int(last) + 1
+            s.add(
+                ModelVersion(
+                    version=version, name=f"{self.base_model}-{backend}-v{version}", base_model=self.base_model,
+                    parent_version=source.version, pairs_path=None, status=ModelStatus.TRAINING, backend=backend,
+                    params=params, progress={}, metrics={},
+                )
+            )
+        return version
+
+    def torch_source(self, ref: ModelRef) -> ModelRef:
+        """The torch model ``ref`` runs (itself, or the version an export was made from): what
+        training and exporting start from."""
+        seen = set()
+        while ref.backend != "torch":
+            if ref.version in seen:
+                raise ModelVersionError(f"model version {ref.version}: its parents form a cycle")
+            seen.add(ref.version)
+            ref = self.get(int(self.row(ref.version)["parent_version"]))
+        return ref
 
     def row(self, version: int) -> dict[str, Any]:
         with self.sessions() as s:
@@ -175,7 +219,7 @@ class ModelRegistry:
         base = {
             "version": BASE_VERSION, "name": self.base_model, "base_model": self.base_model,
             "status": ModelStatus.ACTIVE.value if base_active else ModelStatus.RETIRED.value,
-            "path": None, "progress": {}, "metrics": {}, "params": {}, "packaged": True,
+            "path": None, "backend": "torch", "progress": {}, "metrics": {}, "params": {}, "packaged": True,
         }
         return [base, *rows]
 
@@ -187,6 +231,7 @@ def _as_dict(row: ModelVersion) -> dict[str, Any]:
     return {
         "version": row.version, "name": row.name, "base_model": row.base_model,
         "parent_version": row.parent_version, "status": row.status.value, "path": row.path,
+        "backend": row.backend or "torch",
         "pairs_path": row.pairs_path,
         "params": row.params or {}, "progress": row.progress or {}, "metrics": row.metrics or {},
         "error": row.error, "train_seconds": row.train_seconds, "previous_version": row.previous_version,

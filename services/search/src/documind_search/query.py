@@ -42,6 +42,9 @@ class QueryService:
     tokenizer: Tokenizer | None = None
     # The encoder of a model name (the live collection's); None: always ``encoder``.
     encoders: Callable[[str], Encoder] | None = None
+    # A model name -> the packaged model it was made from (a fine-tuned or exported version's
+    # base; a packaged model itself). None: names are compared as they are.
+    base_of: Callable[[str], str] | None = None
 
     def warm_up(self) -> None:
         """Load the model and open the index now (a worker's start), not on the first query."""
@@ -77,11 +80,20 @@ class QueryService:
 
     def _prepare(self, opts: SearchOptions) -> SearchMode:
         self.index.ensure()  # an outdated or foreign collection is refused before any encoding
-        if opts.model is not None:
+        if opts.model is not None and not self._live_version_of(opts.model):
             self.index.check_model(opts.model)
         if self.encoders is None and self.encoder.model_name != self.index.model:
             self.index.check_model(self.encoder.model_name)
         return SearchMode(opts.mode) if opts.mode else self.retrieval.default_mode
+
+    def _live_version_of(self, expected: str) -> bool:
+        """Whether the live collection holds a version made from ``expected`` (the model a
+        caller is configured with): after `model activate` the caller's queries are answered
+        with the live version, as every query is."""
+        if self.base_of is None:
+            return False
+        live = self.index.live()[1]
+        return live != expected and self.base_of(live) == expected
 
     def _run(self, texts: list[str], opts: SearchOptions, mode: SearchMode) -> tuple[list[list[dict]], str]:
         """The hits of each text, and the model the queries were embedded with."""

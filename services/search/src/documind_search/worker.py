@@ -100,6 +100,19 @@ def model_encoders(runtime: Runtime):  # noqa: ANN201 - Callable[[str], Encoder]
     return encoder
 
 
+def model_bases(runtime: Runtime):  # noqa: ANN201 - Callable[[str], str]
+    """A model name -> the packaged model it was made from (cached: a version's base never changes)."""
+    registry = build_registry(runtime)
+    known: dict[str, str] = {}
+
+    def base_of(name: str) -> str:
+        if name not in known:
+            known[name] = registry.base_of(name)
+        return known[name]
+
+    return base_of
+
+
 def register(runtime: Runtime) -> None:
     st = runtime.settings
     index = LazyVectorIndex(runtime)
@@ -107,7 +120,7 @@ def register(runtime: Runtime) -> None:
     indexer = Indexer(runtime, index, bm25_params(st), reembed=Reembedder(runtime.sessions, encoders))  # type: ignore[arg-type]
     service = QueryService(
         runtime.sessions, encoders(st.embedding_model), index, retrieval_settings(st),  # type: ignore[arg-type]
-        encoders=encoders,
+        encoders=encoders, base_of=model_bases(runtime),
     )
     # Interactive queries go through the query log and the cache; batches (evaluation, bulk
     # use) go straight to the service.

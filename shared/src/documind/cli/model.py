@@ -1,6 +1,8 @@
-"""`documind model ...`: fine-tune the embedding model (train), see the versions (list),
-and switch the live index to a version (activate, rollback). Training runs in the embed
-service, activation (re-embedding every chunk into a new collection) in the search service."""
+"""`documind model ...`: fine-tune the embedding model (train), export it to ONNX Runtime
+(export-onnx), see the versions (list), and switch the live index to a version (activate,
+rollback). Training runs in the embed service, exporting in this process (offline, from the
+version's files), activation (re-embedding every chunk into a new collection) in the search
+service."""
 
 from __future__ import annotations
 
@@ -73,7 +75,8 @@ def model_train(pairs_file: Path, epochs: int | None, held_out: float | None, ba
             "batch_size": batch_size or st.finetune_batch_size, "learning_rate": st.finetune_learning_rate,
             "max_steps": max_steps, "pairs": len(pairs), "seed": 13,
         }
-        version = registry.create(parent=registry.active(), pairs_path=key, params=params)
+        # An ONNX export cannot be trained: its torch source is.
+        version = registry.create(parent=registry.torch_source(registry.active()), pairs_path=key, params=params)
         request = TrainModel(version=version)
         if wait or st.mode is RunMode.EMBEDDED:
             try:
@@ -105,9 +108,62 @@ def model_list(as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    click.echo(f"{'version':>7}  {'status':<9}  {'name':<28}  {'progress':<24}  evaluation")
+    click.echo(f"{'version':>7}  {'status':<9}  {'name':<32}  {'backend':<9}  {'progress':<24}  evaluation")
     for r in rows:
-        click.echo(f"{r['version']:>7}  {r['status']:<9}  {r['name']:<28}  {_progress(r):<24}  {_metrics(r)}")
+        click.echo(f"{r['version']:>7}  {r['status']:<9}  {r['name']:<32}  {r.get('backend', 'torch'):<9}  "
+                   f"{_progress(r):<24}  {_metrics(r)}")
+
+
+@model.command("export-onnx")
+@click.option("--from", "source", type=click.IntRange(1), default=None,
+              help="the version to export (default: the active one, or the torch model it was exported from)")
+@click.option("--int8/--fp32", default=True, show_default=True,
+              help="dynamic int8 quantization of the weights (faster, vectors slightly further from the source)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON only")
+def model_export_onnx(source: int | None, int8: bool, as_json: bool) -> None:
+    """Export a torch version to ONNX Runtime into the file store and register it as a
+    `candidate` version with backend onnx-int8 (or onnx-fp32); `model activate` then re-embeds
+    every chunk with it. Offline: made from the version's own files."""
+    import shutil
+    import time
+
+    from documind.db.models import ModelStatus
+    from documind.model_registry import build_registry
+    from documind.onnx_model import ONNX_FP32, ONNX_INT8, export
+
+    with open_runtime(with_workers=False) as rt:
+        st = rt.settings
+        registry = build_registry(rt)
+        ref = registry.get(source) if source is not None else registry.active()
+        if source is not None and ref.backend != "torch":
+            raise CliError(f"model version {source} is an {ref.backend} export already; export its torch source")
+        ref = registry.torch_source(ref)
+        backend = ONNX_INT8 if int8 else ONNX_FP32
+        version = registry.create_export(source=ref, backend=backend, params={"source_version": ref.version})
+        key = f"models/v{version}"
+        out = st.effective_storage_dir / key
+        started = time.monotonic()
+        try:
+            if out.exists():
+                shutil.rmtree(out)
+            config = export(ref.path, out, int8=int8, threads=st.torch_threads)
+        except BaseException as exc:  # noqa: BLE001 - the row must end, Ctrl-C included
+            registry.update(version, status=ModelStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, Exception):
+                raise CliError(f"model version {version}: export failed: {type(exc).__name__}: {exc}") from None
+            raise
+        registry.update(
+            version, status=ModelStatus.CANDIDATE, path=key, train_seconds=round(time.monotonic() - started, 2),
+            params={"source_version": ref.version, "pooling": config.pooling, "normalize": config.normalize,
+                    "max_seq_length": config.max_seq_length},
+        )
+        row = registry.row(version)
+    if as_json:
+        print_json(row)
+        return
+    click.echo(f"model version {row['version']} ({row['name']}): {row['status']}, {backend} export of "
+               f"version {ref.version} in {row['train_seconds']} s")
+    click.echo(f"  activate it with: documind model activate {row['version']}")
 
 
 def _activate(version: int, timeout: float, as_json: bool) -> None:

@@ -369,6 +369,10 @@ class ModelVersion(Base):
     parent_version: Mapped[int] = mapped_column(Integer)  # the version it was fine-tuned from
     # The saved model folder, relative to the file store (never downloaded).
     path: Mapped[str | None] = mapped_column(String(512))
+    # What runs it: "torch" (sentence-transformers) or an ONNX Runtime export ("onnx-int8",
+    # "onnx-fp32"; ``documind.onnx_model``). An export's vectors differ from its source's, so
+    # it is a version of its own.
+    backend: Mapped[str] = mapped_column(String(16), default="torch", server_default="torch")
     pairs_path: Mapped[str | None] = mapped_column(String(512))
     status: Mapped[ModelStatus] = mapped_column(_enum(ModelStatus, "model_status"), index=True)
     # {"epochs", "held_out", "batch_size", "train_pairs", "held_out_pairs", ...}
