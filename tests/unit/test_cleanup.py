@@ -83,7 +83,10 @@ def test_rows_past_retention_go_in_batches_and_nothing_else(env) -> None:
 
     cleanup = Cleanup(sessions, settings, files, temp_root=tmp)
     dry = cleanup.run(dry_run=True)
-    assert dry.rows == {"query_log": 7, "dead_letters": 1, "scheduled_runs": 1, "deleted_documents": 1}
+    # Rules registered by other families (validation's, once its composition root ran in this
+    # process) report 0: nothing of theirs is here.
+    assert {k: n for k, n in dry.rows.items() if n} == {
+        "query_log": 7, "dead_letters": 1, "scheduled_runs": 1, "deleted_documents": 1}
     assert _count(sessions, QueryLogEntry) == 8  # the dry run removed nothing
 
     done = cleanup.run()
@@ -96,7 +99,7 @@ def test_rows_past_retention_go_in_batches_and_nothing_else(env) -> None:
     assert left == {ids["unconfirmed"], ids["recent"], ids["live"]}
     assert chunk_docs == left  # only the purged, long-deleted document lost its rows
     assert _count(sessions, ScheduledRun) == 1
-    assert cleanup.run().rows == {"query_log": 0, "dead_letters": 0, "scheduled_runs": 0, "deleted_documents": 0}
+    assert not any(cleanup.run().rows.values())  # a second run finds nothing
 
 
 def test_a_registered_rule_joins_the_cleanup(env) -> None:
