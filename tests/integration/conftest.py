@@ -6,21 +6,14 @@ from typing import Iterator
 
 import pytest
 
-from tests.integration.harness import Stack, distributed_stack, embedded_stack, teardown
+from tests.integration.harness import Stack, distributed_stack, mode_stack, teardown
 
 
 @pytest.fixture(scope="session", params=["embedded", "distributed"])
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     """The same tests run against both modes."""
-    root = Path(tempfile.mkdtemp(prefix=f"documind-{request.param}-"))
-    if request.param == "embedded":
-        s, db = embedded_stack(root), None
-    else:
-        s, db = distributed_stack(root, redis_db=14)
-    try:
+    with mode_stack(request.param, "stack", redis_db=14) as s:
         yield s
-    finally:
-        teardown(s, db)
 
 
 @pytest.fixture(scope="session")

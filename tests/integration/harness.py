@@ -75,6 +75,17 @@ class Stack:
         finally:
             engine.dispose()
 
+    def execute(self, statement: str) -> None:
+        """Run one SQL statement in its own committed transaction (a test's deliberate damage)."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.env["DOCUMIND_DATABASE_URL"])
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(statement))
+        finally:
+            engine.dispose()
+
     def worker_logs(self) -> str:
         out = []
         for log in sorted((self.root / "logs").glob("*.log")):
@@ -242,3 +253,31 @@ def teardown(stack: Stack, db: str | None) -> None:
         drop_database(db)
         drop_redis_namespace(stack.env["DOCUMIND_REDIS_URL"], db)
     shutil.rmtree(stack.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def mode_stack(mode: str, prefix: str, redis_db: int) -> Iterator[Stack]:
+    """A stack of ``mode`` ("embedded" or "distributed") in a fresh folder, torn down after:
+    what every fixture parametrized over both modes yields."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix=f"documind-{prefix}-{mode}-"))
+    if mode == "embedded":
+        s, db = embedded_stack(root), None
+    else:
+        s, db = distributed_stack(root, redis_db=redis_db)
+    try:
+        yield s
+    finally:
+        teardown(s, db)
+
+
+def wait_for(fetch: "Any", ok: "Any", timeout: float = 180.0, interval: float = 0.5) -> Any:
+    """``fetch()`` until ``ok`` accepts its value or ``timeout`` passes; the last value (the
+    caller's assertion then says what was wrong)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if ok(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

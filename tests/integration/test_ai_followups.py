@@ -8,15 +8,13 @@ workers in both modes:
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.conftest import require_real_corpus
-from tests.integration.harness import Stack, distributed_stack, embedded_stack, teardown
+from tests.integration.harness import Stack, mode_stack
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +26,8 @@ TAXONOMY = {
 
 @pytest.fixture(scope="module", params=["embedded", "distributed"])
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    root = Path(tempfile.mkdtemp(prefix=f"documind-followups-{request.param}-"))
-    if request.param == "embedded":
-        s, db = embedded_stack(root), None
-    else:
-        s, db = distributed_stack(root, redis_db=13)
-    try:
+    with mode_stack(request.param, "followups", redis_db=13) as s:
         yield s
-    finally:
-        teardown(s, db)
 
 
 def show(stack: Stack, doc_id: str, *extra: str) -> dict:
@@ -56,27 +47,16 @@ def finished(data: dict) -> bool:
     return data["enriched"] and data["classification"] is not None and data["confidence"] is not None
 
 
-def execute(stack: Stack, statement: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(stack.env["DOCUMIND_DATABASE_URL"])
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 def drop_classification(stack: Stack, doc_id: str) -> None:
     """What a lost ClassifyDocument leaves: no labels, no classification (and so no figures
     either: the search service's FinishEnrichment may have been lost with it)."""
     if stack.mode == "embedded":  # SQLite
-        execute(stack, f"UPDATE documents SET metadata = json_remove(metadata, '$.classification', '$.labels') "
+        stack.execute(f"UPDATE documents SET metadata = json_remove(metadata, '$.classification', '$.labels') "
                        f"WHERE id = '{doc_id}'")
     else:
-        execute(stack, f"UPDATE documents SET metadata = (metadata::jsonb - 'classification' - 'labels')::json "
+        stack.execute(f"UPDATE documents SET metadata = (metadata::jsonb - 'classification' - 'labels')::json "
                        f"WHERE id = '{doc_id}'")
-    execute(stack, f"DELETE FROM document_enrichment WHERE document_id = '{doc_id}'")
+    stack.execute(f"DELETE FROM document_enrichment WHERE document_id = '{doc_id}'")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +78,7 @@ def test_lost_followups_are_resent_by_the_watchdog_once(stack: Stack, docs: dict
     before = {d: show(stack, d) for d in (bio, code)}
     assert before[bio]["labels"] == ["sport"] and before[code]["labels"] == ["software"]
 
-    execute(stack, f"DELETE FROM document_enrichment WHERE document_id = '{bio}'")  # FinishEnrichment lost
+    stack.execute(f"DELETE FROM document_enrichment WHERE document_id = '{bio}'")  # FinishEnrichment lost
     drop_classification(stack, code)  # ClassifyDocument (and FinishEnrichment) lost
     assert not show(stack, bio)["enriched"] and show(stack, code)["labels"] == []
 

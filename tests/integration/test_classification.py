@@ -7,11 +7,11 @@ again, the filter follows."""
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
 from tests.conftest import require_real_corpus
+from tests.integration.harness import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -29,16 +29,6 @@ labels:
 
 def status(stack, doc_id: str, tenant: str = TENANT) -> dict:  # noqa: ANN001
     return stack.cli("status", doc_id, "--tenant", tenant, "--json").json()
-
-
-def wait_for(fetch, ok, timeout: float = 180.0):  # noqa: ANN001, ANN201
-    """Distributed mode classifies after the document completes: poll until ``ok``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(1.0)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ same weights, clearly different vectors. Few documents: the swap re-embeds them 
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +16,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import require_real_corpus
-from tests.integration.harness import Stack, distributed_stack, embedded_stack, teardown
+from tests.integration.harness import Stack, mode_stack
 from tests.integration.test_model_swap import BASE, cls_pooled_model
 from tests.unit.test_classification import corpus_chunks
 
@@ -43,15 +42,8 @@ def training_examples(corpus: Path) -> list[dict]:
 
 @pytest.fixture(scope="module", params=["embedded", "distributed"])
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    root = Path(tempfile.mkdtemp(prefix=f"documind-clfswap-{request.param}-"))
-    if request.param == "embedded":
-        s, db = embedded_stack(root), None
-    else:
-        s, db = distributed_stack(root, redis_db=14)
-    try:
+    with mode_stack(request.param, "clfswap", redis_db=14) as s:
         yield s
-    finally:
-        teardown(s, db)
 
 
 def classifier(stack: Stack) -> dict:

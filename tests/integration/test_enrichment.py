@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import json
 import random
-import tempfile
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.conftest import require_real_corpus
-from tests.integration.harness import Stack, distributed_stack, embedded_stack, teardown
+from tests.integration.harness import Stack, mode_stack
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module", params=["embedded", "distributed"])
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    root = Path(tempfile.mkdtemp(prefix=f"documind-enrich-{request.param}-"))
-    if request.param == "embedded":
-        s, db = embedded_stack(root), None
-    else:
-        s, db = distributed_stack(root, redis_db=12)
-    try:
+    with mode_stack(request.param, "enrich", redis_db=12) as s:
         yield s
-    finally:
-        teardown(s, db)
 
 
 def noise_text() -> str:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from documind.locks import PostgresJobLock, build_job_lock
-from tests.integration.harness import DOCUMIND, PG_ADMIN, embedded_stack
+from tests.integration.harness import PG_ADMIN, embedded_stack
 
 pytestmark = pytest.mark.integration
 

@@ -20,17 +20,6 @@ NEW = ("The quarterly ledger lists fourteen shipments of barley to the harbour o
        "each inspected by the port warden before unloading.")
 
 
-def execute(stack, statement: str) -> None:  # noqa: ANN001
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(stack.env["DOCUMIND_DATABASE_URL"])
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 def texts(stack, query: str, tenant: str) -> list[str]:  # noqa: ANN001
     out = stack.cli("search", query, "--tenant", tenant, "--top-k", "5", "--json").json()
     return [h["text"] for h in out["hits"]]
@@ -85,11 +74,11 @@ def test_flag_correct_reindex_and_audit(stack, tmp_path: Path) -> None:  # noqa:
 
     # Tamper with one row: detected; then delete one: detected.
     seq = history[1]["seq"]
-    execute(stack, f"UPDATE audit_log SET reason = 'nothing to see' WHERE seq = {seq}")
+    stack.execute(f"UPDATE audit_log SET reason = 'nothing to see' WHERE seq = {seq}")
     res = stack.cli("audit", "verify", "--json", check=False)
     assert res.code == 1 and res.json()["ok"] is False
     assert [p["seq"] for p in res.json()["problems"]] == [seq]
-    execute(stack, f"DELETE FROM audit_log WHERE seq = {seq + 1}")
+    stack.execute(f"DELETE FROM audit_log WHERE seq = {seq + 1}")
     res = stack.cli("audit", "verify", check=False)
     assert res.code == 1 and "missing" in res.stdout
 

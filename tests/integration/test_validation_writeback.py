@@ -17,7 +17,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import Iterator
 
 import pytest
 from sqlalchemy import select
+
+from tests.integration.harness import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +39,6 @@ def database(stack) -> Iterator:  # noqa: ANN001
         yield build_session_factory(engine)
     finally:
         engine.dispose()
-
-
-def wait_for(fetch, ok, timeout: float = 180.0):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.5)
 
 
 def held_task(sessions, doc_id: str, validator: str) -> int:  # noqa: ANN001

@@ -10,13 +10,13 @@ from sqlalchemy import distinct, select
 
 from documind.contracts import (
     ActivateModel,
-    RetrainClassifier,
     CheckIndex,
     DeleteDocument,
     IndexChunks,
     OptimizeIndex,
     RefreshPayload,
     ReindexCollection,
+    RetrainClassifier,
     SearchBatch,
     SearchQuery,
 )
