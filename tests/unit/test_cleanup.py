@@ -18,7 +18,7 @@ from documind.db.models import (
     Chunk, DeadLetter, Document, DocumentStatus, QueryLogEntry, ScheduledRun, Stage, StageName, StageState, utcnow,
 )
 from documind.settings import load_settings
-from documind_maintenance.cleanup import RETENTION_RULES, Cleanup, RetentionRule, register_rule
+from documind_maintenance.cleanup import CORE_RULES, Cleanup, RetentionRule
 
 OLD = utcnow() - timedelta(days=400)
 
@@ -102,24 +102,24 @@ def test_rows_past_retention_go_in_batches_and_nothing_else(env) -> None:
     assert not any(cleanup.run().rows.values())  # a second run finds nothing
 
 
-def test_a_registered_rule_joins_the_cleanup(env) -> None:
+def test_a_rule_passed_in_joins_the_cleanup(env) -> None:
     settings, sessions, files, tmp = env
     recent = utcnow() - timedelta(days=2)
     with transaction(sessions) as s:
         s.add(DeadLetter(message_id="a", queue="q", actor="x", payload={}, reason="r", created_at=recent,
                          redriven_at=recent))
         s.add(DeadLetter(message_id="b", queue="q", actor="x", payload={}, reason="r", created_at=recent))
-    before = list(RETENTION_RULES)
-    try:
-        # What a service adds at merge, e.g. finished validation tasks.
-        register_rule(RetentionRule("redriven_letters", DeadLetter, DeadLetter.created_at, lambda st: 1,
-                                    where=lambda: DeadLetter.redriven_at.is_not(None)))
-        report = Cleanup(sessions, settings, files, temp_root=tmp).run()
-    finally:
-        RETENTION_RULES[:] = before
+    # What a composition root passes in for another family's table, e.g. finished validation tasks.
+    extra = RetentionRule("redriven_letters", DeadLetter, DeadLetter.created_at, lambda st: 1,
+                          where=lambda: DeadLetter.redriven_at.is_not(None))
+    report = Cleanup(sessions, settings, files, temp_root=tmp, rules=(*CORE_RULES, extra)).run()
     assert report.rows["redriven_letters"] == 1
     with sessions() as s:
         assert list(s.scalars(select(DeadLetter.message_id))) == ["b"]
+    # The default set is untouched by that run, and two rules of one name are refused.
+    assert "redriven_letters" not in Cleanup(sessions, settings, files, temp_root=tmp).run().rows
+    with pytest.raises(ValueError, match="same name"):
+        Cleanup(sessions, settings, files, rules=(*CORE_RULES, CORE_RULES[0]))
 
 
 def test_files_no_live_document_uses_go_and_live_ones_stay(env) -> None:

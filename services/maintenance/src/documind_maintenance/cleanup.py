@@ -1,7 +1,7 @@
 """Cleanup that never deletes live data (``documind cleanup``, the scheduled ``maintenance.cleanup``).
 
-**Database**: a list of retention rules (``RETENTION_RULES``; a service adds its own with
-``register_rule``), each deleting rows past its retention in batches of
+**Database**: retention rules (``CORE_RULES``, plus what the maintenance worker's composition
+root passes in for other families' tables), each deleting rows past its retention in batches of
 ``DOCUMIND_CLEANUP_BATCH_ROWS``, one short transaction per batch, so no lock is held long.
 Deleted documents go last: once their points removal is confirmed (``purged_at``) and the
 deletion is older than ``DOCUMIND_DELETED_DOCUMENT_RETENTION_DAYS``, their chunks, stages and
@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import ColumnElement, delete, func, select, tuple_
 
@@ -54,19 +54,16 @@ class RetentionRule:
     where: Callable[[], ColumnElement[bool]] | None = None
 
 
-RETENTION_RULES: list[RetentionRule] = [
+# The maintenance service's own tables; another family's rule (e.g. finished validation
+# tasks) is passed in by the worker's composition root, never added to a module-level list.
+CORE_RULES: tuple[RetentionRule, ...] = (
     RetentionRule("query_log", QueryLogEntry, QueryLogEntry.created_at, lambda st: st.query_log_retention_days),
     RetentionRule("dead_letters", DeadLetter, DeadLetter.created_at, lambda st: st.dead_letter_retention_days),
     # One row per job and tick (a watchdog every minute: half a million a year); unfinished
     # ones stay, as the record of a run that died.
     RetentionRule("scheduled_runs", ScheduledRun, ScheduledRun.started_at, lambda st: st.scheduled_run_retention_days,
                   where=lambda: ScheduledRun.finished_at.is_not(None)),
-]
-
-
-def register_rule(rule: RetentionRule) -> None:
-    """Add a table's retention (e.g. finished validation tasks); a rule of the same name is replaced."""
-    RETENTION_RULES[:] = [r for r in RETENTION_RULES if r.name != rule.name] + [rule]
+)
 
 
 @dataclass
@@ -88,12 +85,15 @@ class CleanupReport:
 
 class Cleanup:
     def __init__(self, sessions: SessionFactory, settings: Settings, storage_root: Path,
-                 temp_root: Path | None = None, rules: list[RetentionRule] | None = None) -> None:
+                 temp_root: Path | None = None, rules: Sequence[RetentionRule] = CORE_RULES) -> None:
         self.sessions = sessions
         self.settings = settings
         self.storage_root = storage_root
         self.temp_root = temp_root or Path(tempfile.gettempdir())
-        self.rules = RETENTION_RULES if rules is None else rules
+        names = [r.name for r in rules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"retention rules with the same name: {names}")
+        self.rules = tuple(rules)
         self.batch = settings.cleanup_batch_rows
         self.log = get_logger("documind.cleanup")
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_
 
 from documind.db.models import TaskStatus, ValidationTask, Verdict
 
-from documind_maintenance.cleanup import RetentionRule, register_rule
+from documind_maintenance.cleanup import RetentionRule
 
 
 def finished_tasks():  # noqa: ANN201 - a SQL condition
@@ -33,7 +33,3 @@ VALIDATION_TASKS_RULE = RetentionRule(
     "validation_tasks", ValidationTask, func.coalesce(ValidationTask.answered_at, ValidationTask.created_at),
     lambda st: st.validation_task_retention_days, where=finished_tasks,
 )
-
-
-def register() -> None:
-    register_rule(VALIDATION_TASKS_RULE)

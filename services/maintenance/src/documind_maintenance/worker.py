@@ -17,10 +17,10 @@ from documind.tasks import declare
 
 from documind_maintenance.backup import Backups
 from documind_maintenance.cache import build_janitor
-from documind_maintenance.cleanup import Cleanup
+from documind_maintenance.cleanup import CORE_RULES, Cleanup
 from documind_maintenance.retention import QueryLogRetention
 from documind_maintenance.schedule import ScheduledTicks, TickLock, periodic_option
-from documind_maintenance.validation_retention import register as register_validation_retention
+from documind_maintenance.validation_retention import VALIDATION_TASKS_RULE
 from documind_maintenance.watchdog import Watchdog
 
 
@@ -40,8 +40,7 @@ def register(runtime: Runtime) -> None:
 
     declare(runtime, RunIndexCheck, index_check, store_results=True, **periodic_option(st.schedule_index_check))
 
-    register_validation_retention()
-    cleanup = Cleanup(runtime.sessions, st, st.effective_storage_dir)
+    cleanup = Cleanup(runtime.sessions, st, st.effective_storage_dir, rules=(*CORE_RULES, VALIDATION_TASKS_RULE))
     declare(runtime, RunCleanup, lambda work: cleanup.run(dry_run=work.dry_run).as_dict(), store_results=True,
             **periodic_option(st.schedule_cleanup))
     janitor = build_janitor(st, runtime.versions)
