@@ -208,13 +208,14 @@ def drop_database(name: str) -> None:
     engine.dispose()
 
 
-def distributed_stack(
+def distributed_env(
     root: Path, redis_db: int = 0, *, database_url: str | None = None, redis_url: str | None = None,
     extra_env: dict[str, str] | None = None,
-) -> tuple[Stack, str | None]:
-    """A fresh database on the machine's Postgres and a namespace on its Redis, or the given
-    servers (a test that kills its own servers passes their URLs; the returned database name
-    is then None: nothing for ``teardown`` to drop on the shared Postgres)."""
+) -> tuple[dict[str, str], str | None]:
+    """The environment of a distributed stack: a fresh database on the machine's Postgres and a
+    namespace on its Redis, or the given servers (a test that kills its own servers passes
+    their URLs; the returned database name is then None: nothing for ``teardown`` to drop on
+    the shared Postgres)."""
     db = None if database_url else create_database()
     env = base_env(root)
     env.update(
@@ -227,14 +228,43 @@ def distributed_stack(
         DOCUMIND_MIN_BACKOFF_MS="200",
     )
     env.update(extra_env or {})
+    return env, db
+
+
+def distributed_stack(
+    root: Path, redis_db: int = 0, *, database_url: str | None = None, redis_url: str | None = None,
+    extra_env: dict[str, str] | None = None, workers: bool = True,
+) -> tuple[Stack, str | None]:
+    """A migrated ``distributed_env`` with one worker process per service (``workers=False``:
+    none, for a test that starts its own processes or needs only the CLI)."""
+    env, db = distributed_env(root, redis_db, database_url=database_url, redis_url=redis_url, extra_env=extra_env)
     stack = Stack("distributed", root, env)
     stack.cli("migrate")
-    try:
-        stack.start_workers()
-    except BaseException:
-        stack.stop_workers()  # the ones that did start must not outlive a failed set-up
-        raise
+    if workers:
+        try:
+            stack.start_workers()
+        except BaseException:
+            stack.stop_workers()  # the ones that did start must not outlive a failed set-up
+            raise
     return stack, db
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``documind ARGS`` as a process group of its own, its output appended to ``log``."""
+    with log.open("a") as fh:
+        return subprocess.Popen([DOCUMIND, *args], env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM to the process group, SIGKILL after 30 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def drop_redis_namespace(url: str, namespace: str) -> None:

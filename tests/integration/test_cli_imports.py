@@ -7,7 +7,6 @@ costs seconds per process, and the integration tests run the CLI hundreds of tim
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,9 +16,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.integration.harness import (
-    Stack, base_env, create_database, drop_database, drop_redis_namespace, embedded_stack,
-)
+from tests.integration.harness import Stack, distributed_stack, embedded_stack, teardown
 
 pytestmark = pytest.mark.integration
 
@@ -49,24 +46,11 @@ def heavy_imports(stack: Stack, *args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def distributed_cli() -> Iterator[Stack]:
     """A migrated database and a Redis namespace, no workers: what the CLI alone needs."""
-    root = Path(tempfile.mkdtemp(prefix="documind-imports-"))
-    db = create_database()
-    env = base_env(root)
-    env.update(
-        DOCUMIND_MODE="distributed",
-        DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
-        DOCUMIND_REDIS_URL="redis://127.0.0.1:6379/10",
-        DOCUMIND_REDIS_NAMESPACE=db,
-        DOCUMIND_QDRANT_PATH=str(root / "qdrant"),
-    )
-    stack = Stack("distributed", root, env)
+    stack, db = distributed_stack(Path(tempfile.mkdtemp(prefix="documind-imports-")), 10, workers=False)
     try:
-        stack.cli("migrate")
         yield stack
     finally:
-        drop_database(db)
-        shutil.rmtree(root, ignore_errors=True)
-        drop_redis_namespace(env["DOCUMIND_REDIS_URL"], db)
+        teardown(stack, db)
 
 
 @pytest.mark.parametrize("args", [

@@ -6,9 +6,7 @@ broker or the database stopped."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.harness import DOCUMIND, base_env, create_database, drop_database, drop_redis_namespace
+from tests.integration.harness import DOCUMIND, base_env, distributed_stack, spawn, stop, teardown
 from tests.integration.own_servers import PostgresCluster, RedisServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -73,44 +71,14 @@ def _samples(text: str) -> dict[tuple[str, tuple], float]:
     return out
 
 
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [DOCUMIND, *args], env=env, stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def env():
     root = Path(tempfile.mkdtemp(prefix="documind-monitoring-"))
-    db = create_database()
-    e = base_env(root)
-    e.update(
-        DOCUMIND_MODE="distributed",
-        DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
-        DOCUMIND_REDIS_URL="redis://127.0.0.1:6379/12",
-        DOCUMIND_REDIS_NAMESPACE=db,
-        DOCUMIND_QDRANT_PATH=str(root / "qdrant"),
-        DOCUMIND_HEALTH_PORT="0",
-        DOCUMIND_STALE_AFTER_S="60",
-    )
-    subprocess.run([DOCUMIND, "migrate"], env=e, check=True, capture_output=True, timeout=300)
-    e["_ROOT"] = str(root)
+    stack, db = distributed_stack(root, 12, extra_env={"DOCUMIND_STALE_AFTER_S": "60"}, workers=False)
     try:
-        yield e
+        yield dict(stack.env, _ROOT=str(root))
     finally:
-        drop_database(db)
-        drop_redis_namespace(e["DOCUMIND_REDIS_URL"], db)
-        shutil.rmtree(root, ignore_errors=True)
+        teardown(stack, db)
 
 
 def _seed(env: dict[str, str]) -> None:
@@ -160,11 +128,11 @@ def _seed(env: dict[str, str]) -> None:
 def test_the_collector_exports_queue_backlogs_and_database_gauges(env: dict[str, str]) -> None:
     _seed(env)
     port = free_port()
-    proc = _spawn(["collector", "--port", str(port)], env, Path(env["_ROOT"]) / "collector.log")
+    proc = spawn(["collector", "--port", str(port)], env, Path(env["_ROOT"]) / "collector.log")
     try:
         text = _wait_get(f"http://127.0.0.1:{port}/metrics", timeout=60)
     finally:
-        _stop(proc)
+        stop(proc)
     _promtool(text)
     m = _samples(text)
 
@@ -195,7 +163,7 @@ def test_a_worker_serves_metrics_that_promtool_accepts_and_probes_that_prove_it_
     root = Path(env["_ROOT"])
     wenv = dict(env, DOCUMIND_METRICS_PORT=str(metrics_port), DOCUMIND_HEALTH_PORT=str(health_port),
                 DOCUMIND_METRICS_DIR=str(root / "prom"), DOCUMIND_LIVENESS_STALE_S="5")
-    proc = _spawn(["worker", "maintenance", "--processes", "1", "--threads", "1"], wenv, root / "worker.log")
+    proc = spawn(["worker", "maintenance", "--processes", "1", "--threads", "1"], wenv, root / "worker.log")
     try:
         live = json.loads(_wait_get(f"http://127.0.0.1:{health_port}/livez", timeout=180))
         assert live["live"] is True and live["consumers"] >= 1
@@ -212,7 +180,7 @@ def test_a_worker_serves_metrics_that_promtool_accepts_and_probes_that_prove_it_
         assert "dramatiq_messages_total" in names
         assert any(n.startswith("documind_message_deliveries_total") for n in names)
     finally:
-        _stop(proc)
+        stop(proc)
     assert "Traceback" not in (root / "worker.log").read_text(), (root / "worker.log").read_text()[-3000:]
 
 
@@ -236,12 +204,12 @@ def test_health_reports_a_stopped_broker_or_database_as_unhealthy() -> None:
 
         code, checks = health()
         assert code == 1 and not checks["scheduler"]["ok"]  # no scheduler has ever ticked
-        scheduler = _spawn(["scheduler"], env, tmp_path / "scheduler.log")
+        scheduler = spawn(["scheduler"], env, tmp_path / "scheduler.log")
         deadline = time.monotonic() + 120
         while (code := health()[0]) != 0 and time.monotonic() < deadline:
             time.sleep(1)
         assert code == 0, health()
-        _stop(scheduler)
+        stop(scheduler)
 
         redis_server.kill()
         code, checks = health()
@@ -254,7 +222,7 @@ def test_health_reports_a_stopped_broker_or_database_as_unhealthy() -> None:
         assert checks["broker"]["ok"] and not checks["database"]["ok"]
     finally:
         if scheduler is not None:
-            _stop(scheduler)
+            stop(scheduler)
         redis_server.close()
         pg.close()
         shutil.rmtree(tmp_path, ignore_errors=True)

@@ -4,9 +4,6 @@ Postgres and Redis: every tick of the watchdog is sent twice and runs once."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -14,24 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import DOCUMIND, base_env, create_database, drop_database, drop_redis_namespace
+from tests.integration.harness import distributed_stack, spawn, stop, teardown
 
 pytestmark = pytest.mark.integration
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([DOCUMIND, *args], env=env, stdout=log.open("a"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _log_lines(path: Path) -> list[dict]:
@@ -46,24 +28,16 @@ def _log_lines(path: Path) -> list[dict]:
 
 def test_two_schedulers_run_each_tick_once() -> None:
     root = Path(tempfile.mkdtemp(prefix="documind-scheduler-"))
-    db = create_database()
-    env = base_env(root)
-    env.update(
-        DOCUMIND_MODE="distributed",
-        DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
-        DOCUMIND_REDIS_URL="redis://127.0.0.1:6379/12",
-        DOCUMIND_REDIS_NAMESPACE=db,
-        DOCUMIND_QDRANT_PATH=str(root / "qdrant"),
-        DOCUMIND_HEALTH_PORT="0",
-        DOCUMIND_SCHEDULE_WATCHDOG="* * * * *",
-        DOCUMIND_SCHEDULE_QUERY_LOG_PRUNE="", DOCUMIND_SCHEDULE_INDEX_CHECK="",
-        DOCUMIND_SCHEDULE_CLEANUP="", DOCUMIND_SCHEDULE_CACHE_SWEEP="",
-    )
+    stack, db = distributed_stack(root, 12, workers=False, extra_env={
+        "DOCUMIND_SCHEDULE_WATCHDOG": "* * * * *",
+        "DOCUMIND_SCHEDULE_QUERY_LOG_PRUNE": "", "DOCUMIND_SCHEDULE_INDEX_CHECK": "",
+        "DOCUMIND_SCHEDULE_CLEANUP": "", "DOCUMIND_SCHEDULE_CACHE_SWEEP": "",
+    })
+    env = stack.env
     procs: list[subprocess.Popen] = []
     try:
-        subprocess.run([DOCUMIND, "migrate"], env=env, check=True, capture_output=True, timeout=300)
-        procs.append(_spawn(["worker", "maintenance", "--processes", "1", "--threads", "2"], env, root / "worker.log"))
-        procs += [_spawn(["scheduler"], env, root / f"scheduler-{i}.log") for i in (1, 2)]
+        procs.append(spawn(["worker", "maintenance", "--processes", "1", "--threads", "2"], env, root / "worker.log"))
+        procs += [spawn(["scheduler"], env, root / f"scheduler-{i}.log") for i in (1, 2)]
         from sqlalchemy import create_engine, text
 
         engine = create_engine(env["DOCUMIND_DATABASE_URL"])
@@ -93,7 +67,5 @@ def test_two_schedulers_run_each_tick_once() -> None:
             assert "Traceback" not in (root / f"scheduler-{i}.log").read_text()
     finally:
         for p in procs:
-            _stop(p)
-        drop_database(db)
-        drop_redis_namespace(env["DOCUMIND_REDIS_URL"], db)
-        shutil.rmtree(root, ignore_errors=True)
+            stop(p)
+        teardown(stack, db)
