@@ -13,9 +13,10 @@ What runs here, in-process, with the service's own code:
    whole, points built with the search service's BM25 code and searched through
    ``VectorIndex`` in Qdrant (dense, hybrid DBSF as the service defaults to).
 
-The same through the pipeline after a live swap (ingest SciFact, ``documind model train
---pairs``, ``documind model activate N``, then ``python -m bench.run --only search``) is
-runnable with the commands printed by ``--pipeline-commands``; it takes hours on 2 cores.
+The same through the pipeline after a live swap (ingest SciFact into a distributed stack,
+``documind model train --pairs``, ``documind model activate N``, judge through the search
+service before and after) is ``python -m bench.finetune_pipeline``; ``--pipeline-commands``
+prints the CLI commands it runs.
 
     .venv/bin/python -m bench.finetune [--epochs 1] [--batch-size 16] [--out FILE] [--skip-test]
 """
@@ -100,11 +101,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-PIPELINE = """# the pipeline row: fine-tune through the job, swap live, measure through the stack
+PIPELINE = """# the pipeline row (python -m bench.finetune_pipeline runs all of it against a fresh stack)
+documind ingest SCIFACT_FOLDER --tenant scifact                                 # every abstract, one .txt each
 python -m bench.finetune --write-pairs /tmp/scifact-train.jsonl
-documind model train --pairs /tmp/scifact-train.jsonl --held-out 0.1 --json   # -> version N (candidate)
-documind model activate N --json                                              # re-embeds every chunk, switches
-python -m bench.run --mode full --only ingest_scifact search                  # dense + hybrid through the stack"""
+documind model train --pairs /tmp/scifact-train.jsonl --epochs 3 --batch-size 32 --held-out 0.1 --json
+documind model activate N --json                         # re-embeds every chunk, switches the alias
+# then the 300 test queries through `documind search --queries` in each mode, before and after"""
 
 
 def main() -> None:
