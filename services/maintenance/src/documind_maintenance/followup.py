@@ -15,7 +15,11 @@ Both messages are idempotent at the receiver (rule 3), and a document that still
 in the broker is left alone, so a second run while one waits sends nothing more. Each run
 looks at no more than ``DOCUMIND_WATCHDOG_FOLLOWUP_BATCH`` documents per kind, oldest first: a
 backlog (an outage of the embed service, a restore) is worked off over several runs, never as
-one giant batch. A document whose follow-up was dead-lettered is not re-sent (that is
+one giant batch. Each query reads a partial index of the documents (migration 0015) that
+holds only completed documents still lacking the follow-up: ``ix_documents_followup_classify``
+(no ``metadata -> 'classification'``) and ``ix_documents_followup_enrich``
+(``enriched_generation`` is not ``generation``; ``embed.finish_enrichment`` sets it), so a run
+costs the backlog, not the corpus. A document whose follow-up was dead-lettered is not re-sent (that is
 ``documind dead-letters``' business), or it would take a place in every batch for ever."""
 
 from __future__ import annotations
@@ -79,7 +83,10 @@ class FollowUps:
         has_record = exists().where(
             and_(DocumentEnrichment.document_id == Document.id, DocumentEnrichment.generation == Document.generation)
         )
-        query = self._completed_before(cutoff, FinishEnrichment.ACTOR).where(has_chunks, ~has_record).limit(limit)
+        query = self._completed_before(cutoff, FinishEnrichment.ACTOR).where(
+            # The index's predicate, spelled as in it: the planner then reads only that index.
+            Document.enriched_generation.is_distinct_from(Document.generation), has_chunks, ~has_record,
+        ).limit(limit)
         with self.runtime.sessions() as s:
             return list(s.execute(query).all())
 
