@@ -237,6 +237,7 @@ class StatusStore:
         doc.purged_at = None
         doc.validated_at = None
         doc.validated_confidence = None
+        doc.enriched_generation = None  # this generation's enrichment summary is still to come
         for stage in list(doc.stages):
             s.delete(stage)
         supersede_tasks(s, doc.id)

@@ -94,8 +94,8 @@ class Document(Base):
               postgresql_where=sql_text("status = 'completed' AND (metadata -> 'classification') IS NULL"),
               sqlite_where=sql_text("status = 'completed' AND json_extract(metadata, '$.classification') IS NULL")),
         Index("ix_documents_followup_enrich", "completed_at", "id",
-              postgresql_where=sql_text("status = 'completed' AND enriched_generation IS DISTINCT FROM generation"),
-              sqlite_where=sql_text("status = 'completed' AND enriched_generation IS NOT generation")),
+              postgresql_where=sql_text("status = 'completed' AND enriched_generation IS NULL"),
+              sqlite_where=sql_text("status = 'completed' AND enriched_generation IS NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -126,8 +126,9 @@ class Document(Base):
     # flag beside the pipeline status, not a status: the document stays searchable throughout.
     validated_at: Mapped[datetime | None]
     validated_confidence: Mapped[float | None] = mapped_column(Float)
-    # The generation whose enrichment summary (document_enrichment) was written: what the
-    # follow-up check's partial index compares with ``generation`` (embed.finish_enrichment).
+    # The generation whose enrichment summary (document_enrichment) was written
+    # (embed.finish_enrichment); None until then, and again from each new generation: the
+    # follow-up check's partial index holds the completed documents where it is None.
     enriched_generation: Mapped[int | None] = mapped_column(Integer)
 
     stages: Mapped[list["Stage"]] = relationship(

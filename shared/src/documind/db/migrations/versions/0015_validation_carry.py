@@ -18,8 +18,8 @@ CLASSIFY_WHERE = {
     "sqlite": "status = 'completed' AND json_extract(metadata, '$.classification') IS NULL",
 }
 ENRICH_WHERE = {
-    "postgresql": "status = 'completed' AND enriched_generation IS DISTINCT FROM generation",
-    "sqlite": "status = 'completed' AND enriched_generation IS NOT generation",
+    "postgresql": "status = 'completed' AND enriched_generation IS NULL",
+    "sqlite": "status = 'completed' AND enriched_generation IS NULL",
 }
 
 
@@ -52,10 +52,10 @@ def upgrade() -> None:
     op.create_index("ix_detached_validations_tenant", "detached_validations", ["tenant"])
     op.add_column("label_classifiers", sa.Column("retrain_sent_at", sa.DateTime(), nullable=True))
     op.add_column("documents", sa.Column("enriched_generation", sa.Integer(), nullable=True))
-    # Documents enriched before this revision: their record says which generation it covers.
+    # Documents enriched before this revision: a record of their current generation says so.
     op.execute(
         "UPDATE documents SET enriched_generation = (SELECT e.generation FROM document_enrichment e "
-        "WHERE e.document_id = documents.id)"
+        "WHERE e.document_id = documents.id AND e.generation = documents.generation)"
     )
     dialect = op.get_bind().dialect.name
     for name, where in (("ix_documents_followup_classify", CLASSIFY_WHERE), ("ix_documents_followup_enrich", ENRICH_WHERE)):
