@@ -68,6 +68,7 @@ LANGUAGE_SAMPLE_CHARS = 600
 JUNK_CATEGORIES = {"Cc", "Co", "Cs", "Cn"}
 ALLOWED_CONTROLS = {"\n", "\r", "\t", "\f", "\v"}
 
+
 @dataclass(frozen=True)
 class Assessment:
     signals: dict[str, float | None]
