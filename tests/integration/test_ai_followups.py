@@ -57,6 +57,7 @@ def drop_classification(stack: Stack, doc_id: str) -> None:
         stack.execute(f"UPDATE documents SET metadata = (metadata::jsonb - 'classification' - 'labels')::json "
                        f"WHERE id = '{doc_id}'")
     stack.execute(f"DELETE FROM document_enrichment WHERE document_id = '{doc_id}'")
+    stack.execute(f"UPDATE documents SET enriched_generation = NULL WHERE id = '{doc_id}'")  # never finished
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,7 @@ def test_lost_followups_are_resent_by_the_watchdog_once(stack: Stack, docs: dict
     assert before[bio]["labels"] == ["sport"] and before[code]["labels"] == ["software"]
 
     stack.execute(f"DELETE FROM document_enrichment WHERE document_id = '{bio}'")  # FinishEnrichment lost
+    stack.execute(f"UPDATE documents SET enriched_generation = NULL WHERE id = '{bio}'")  # it never ran
     drop_classification(stack, code)  # ClassifyDocument (and FinishEnrichment) lost
     assert not show(stack, bio)["enriched"] and show(stack, code)["labels"] == []
 

@@ -11,6 +11,7 @@ import pytest
 
 from documind.contracts import RetrainClassifier
 from documind.label_model import load_model, train_from_pairs
+from documind.locks import build_job_lock
 from documind.model_registry import build_registry
 from documind.runtime import Runtime, build_runtime
 from documind.settings import load_settings
@@ -31,7 +32,7 @@ def test_retrain_only_for_the_active_model_and_once(runtime: Runtime) -> None:
     from documind.embedding import shared_encoder
 
     rt = runtime
-    retrainer = ClassifierRetrainer(rt, build_registry(rt))
+    retrainer = ClassifierRetrainer(rt, build_registry(rt), build_job_lock(rt.engine, rt.settings.data_dir))
     pairs = [(t, [n]) for n, ts in MINI.items() for t in ts]
     train_from_pairs(rt.sessions, shared_encoder(rt), "acme", pairs, min_examples=5, source="file:mini.jsonl")
 

@@ -26,6 +26,7 @@ class Metrics:
     cache_hits: Counter
     cache_misses: Counter
     watchdog_documents: Counter
+    watchdog_classifiers: Counter
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
@@ -66,6 +67,12 @@ def build_metrics(registry: CollectorRegistry | None = None) -> Metrics:
             "Suspect documents the watchdog handled, by outcome: redriven, failed, queued "
             "(left alone: a message for it still waits in the broker or runs) or purged (a lost "
             "deletion finished)",
+            ["outcome"], **kw,
+        ),
+        watchdog_classifiers=Counter(
+            "documind_watchdog_classifier_retrains_total",
+            "Supervised label classifiers of a model that is no longer active, by outcome: resent "
+            "(their lost RetrainClassifier sent again) or queued (left alone: one still waits or runs)",
             ["outcome"], **kw,
         ),
     )

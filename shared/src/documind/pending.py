@@ -25,6 +25,8 @@ class PendingSnapshot:
     documents: frozenset[DocKey]  # document work (ProcessDocument ... IndexChunks)
     deletions: frozenset[str]  # DeleteDocument (no generation)
     messages: int  # messages read, for the log and the measurements
+    # RetrainClassifier: (tenant, embedding model); no document
+    retrains: frozenset[tuple[str, str]] = frozenset()  # messages read, for the log and the measurements
 
 
 class PendingWork(Protocol):
@@ -45,17 +47,29 @@ def _document_of(payload: Any) -> tuple[str | None, int | None]:
 def _collect(payloads: Iterable[Any]) -> PendingSnapshot:
     documents: set[DocKey] = set()
     deletions: set[str] = set()
+    retrains: set[tuple[str, str]] = set()
     n = 0
     for payload in payloads:
         n += 1
         doc_id, gen = _document_of(payload)
         if doc_id is None:
+            retrain = _retrain_of(payload)
+            if retrain is not None:
+                retrains.add(retrain)
             continue
         if gen is None:
             deletions.add(doc_id)
         else:
             documents.add((doc_id, gen))
-    return PendingSnapshot(frozenset(documents), frozenset(deletions), n)
+    return PendingSnapshot(frozenset(documents), frozenset(deletions), n, frozenset(retrains))
+
+
+def _retrain_of(payload: Any) -> tuple[str, str] | None:
+    """(tenant, embedding model) of a RetrainClassifier payload (the only message with both)."""
+    if not isinstance(payload, dict):
+        return None
+    tenant, model = payload.get("tenant"), payload.get("embedding_model")
+    return (tenant, model) if isinstance(tenant, str) and isinstance(model, str) else None
 
 
 class RedisPendingWork:

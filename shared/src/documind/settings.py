@@ -218,6 +218,11 @@ class Settings(BaseSettings):
     message_max_age_s: int = Field(24 * 3600, gt=0)
     heartbeat_interval_s: float = Field(5.0, gt=0)
     stale_after_s: float = Field(600.0, gt=0, description="heartbeat age that marks a dead worker")
+    classifier_retrain_resend_after_s: float = Field(
+        900.0, gt=0,
+        description="a supervised classifier still of another embedding model this long after a model switch "
+        "(or after its last re-send) gets its RetrainClassifier re-sent by the watchdog",
+    )
     watchdog_followup_batch: int = Field(
         1000, ge=1,
         description="completed documents per kind (classification, enrichment) whose lost follow-up one watchdog run re-sends",

@@ -36,6 +36,7 @@ from documind.db.models import (
 )
 from documind.errors import Fenced
 from documind.index_versions import IndexVersions, MemoryIndexVersions
+from documind.validation.carry import detach
 
 ACTIVE_STATUSES = (DocumentStatus.RECEIVED, DocumentStatus.PROCESSING)
 # Removed by a user: their index points (and, once deleted, their file) must go.
@@ -236,6 +237,7 @@ class StatusStore:
         doc.purged_at = None
         doc.validated_at = None
         doc.validated_confidence = None
+        doc.enriched_generation = None  # this generation's enrichment summary is still to come
         for stage in list(doc.stages):
             s.delete(stage)
         supersede_tasks(s, doc.id)
@@ -438,6 +440,7 @@ class StatusStore:
             doc.deleted_at = utcnow()
             doc.purged_at = None  # until the search service confirms its points gone
             drop_enrichment(s, doc)
+            detach(s, document_id, reason=f"document {doc.status.value}")  # the decisions outlive the chunks
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
             supersede_tasks(s, document_id)
         self.versions.bump(doc.tenant)
@@ -464,6 +467,7 @@ class StatusStore:
                     stage.state = StageState.CANCELLED
                     stage.finished_at = now
             drop_enrichment(s, doc)
+            detach(s, document_id, reason=f"document {doc.status.value}")  # the decisions outlive the chunks
             s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
             s.execute(PageRangeResult.__table__.delete().where(PageRangeResult.document_id == document_id))
             supersede_tasks(s, document_id)

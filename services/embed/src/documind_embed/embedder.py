@@ -140,6 +140,9 @@ class ChunkEmbedder:
             if vectors is not None:
                 s.execute(stmt, [{"cid": cid, "vec": vec.tobytes()} for cid, vec in zip(ids, vectors)])
             store_findings(s, doc_id, gen, findings)
+            # Decisions carried over from the previous generation (documind.validation.carry)
+            # stay in force over the new machine figure, as after a correction.
+            fold_validated(s, [f.chunk.chunk_id for f in findings])
             base = select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
             total = int(s.scalar(base) or 0)
             expected = step.document.chunk_count

@@ -111,6 +111,9 @@ def finish_document(
         if doc is None or doc.generation != gen or doc.status is not DocumentStatus.COMPLETED:
             state = "missing" if doc is None else f"{doc.status.value} at generation {doc.generation}"
             raise Fenced(f"document {doc_id} generation {gen} is not completed ({state}): nothing to finish")
+        # Finished, with or without enriched chunks: the follow-up check's partial index
+        # (documind_maintenance.followup) drops the document from its scan.
+        doc.enriched_generation = gen
         rows = s.execute(
             select(ChunkEnrichment, func.length(Chunk.text))
             .join(Chunk, Chunk.id == ChunkEnrichment.chunk_id)

@@ -39,7 +39,8 @@ def register(runtime: Runtime) -> None:
         runtime, TrainModel, ModelTrainer(runtime, registry).run, store_results=True,
         time_limit_s=st.model_train_time_limit_s,
     )
-    declare(runtime, RetrainClassifier, ClassifierRetrainer(runtime, registry).run, store_results=True)
+    lock = build_job_lock(runtime.engine, st.data_dir)  # one training of a tenant's classifier at a time
+    declare(runtime, RetrainClassifier, ClassifierRetrainer(runtime, registry, lock).run, store_results=True)
 
     def finish(work: FinishEnrichment) -> None:
         if st.enrichment_enabled:
@@ -47,7 +48,7 @@ def register(runtime: Runtime) -> None:
 
     declare(runtime, FinishEnrichment, finish)
     declare(
-        runtime, TrainClassifier, ValidatedTrainer(runtime, active, build_job_lock(runtime.engine, st.data_dir)).run,
+        runtime, TrainClassifier, ValidatedTrainer(runtime, active, lock).run,
         store_results=True,
     )
 

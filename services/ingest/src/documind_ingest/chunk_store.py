@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, defer
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import Chunk
 from documind.status import StatusStore
+from documind.validation.carry import carry_over, detach
 from documind.vectors import chunk_id
 
 from documind_ingest.chunking import ChunkDraft
@@ -18,9 +19,11 @@ def replace_chunks(
     sessions: SessionFactory, document_id: str, generation: int, drafts: list[ChunkDraft]
 ) -> int:
     with transaction(sessions) as s:
-        StatusStore.guard_chunk_set(s, document_id, generation)  # never under embed/index's feet
+        doc = StatusStore.guard_chunk_set(s, document_id, generation)  # never under embed/index's feet
+        # People's decisions on the old chunks outlive them (documind.validation.carry).
+        detach(s, document_id, reason=f"chunks replaced by generation {generation}")
         s.execute(Chunk.__table__.delete().where(Chunk.document_id == document_id))
-        s.add_all(
+        chunks = [
             Chunk(
                 id=chunk_id(document_id, i),
                 document_id=document_id,
@@ -33,7 +36,10 @@ def replace_chunks(
                 element_types=d.element_types,
             )
             for i, d in enumerate(drafts)
-        )
+        ]
+        s.add_all(chunks)
+        s.flush()
+        carry_over(s, document_id, doc.tenant, generation, chunks)
     return len(drafts)
 
 

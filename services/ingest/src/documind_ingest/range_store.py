@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import Chunk, Document, PageRangeResult, Stage, StageName, utcnow
 from documind.status import ACTIVE_STATUSES, StatusStore
+from documind.validation.carry import carry_over, detach
 from documind.vectors import chunk_id
 
 from documind_ingest.chunking import ChunkDraft
@@ -39,6 +40,7 @@ def clear_ranges(sessions: SessionFactory, document_id: str, generation: int) ->
     with transaction(sessions) as s:
         StatusStore.guard_chunk_set(s, document_id, generation)
         s.execute(delete(PageRangeResult).where(PageRangeResult.document_id == document_id))
+        detach(s, document_id, reason=f"chunks cleared for generation {generation}")
         s.execute(delete(Chunk).where(Chunk.document_id == document_id))
 
 
@@ -119,19 +121,23 @@ def _assemble(s, document_id: str, generation: int) -> tuple[int, int, int]:  # 
         .where(PageRangeResult.document_id == document_id, PageRangeResult.generation == generation)
         .order_by(PageRangeResult.first_page)
     ).all()
+    detach(s, document_id, reason=f"chunks replaced by generation {generation}")
     s.execute(delete(Chunk).where(Chunk.document_id == document_id))
+    chunks: list[Chunk] = []
     idx = chars = words = 0
     for result in results:
         for d in result.chunks:
             chars += len(d["text"])
             words += len(d["text"].split())
-            s.add(Chunk(
+            chunks.append(Chunk(
                 id=chunk_id(document_id, idx), document_id=document_id, idx=idx, generation=generation,
                 text=d["text"], token_count=d["token_count"], page_start=d["page_start"],
                 page_end=d["page_end"], element_types=d["element_types"],
             ))
             idx += 1
+    s.add_all(chunks)
     s.flush()
+    carry_over(s, document_id, s.get(Document, document_id).tenant, generation, chunks)
     s.execute(delete(PageRangeResult).where(PageRangeResult.document_id == document_id))
     return idx, chars, words
 

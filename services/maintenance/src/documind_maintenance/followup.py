@@ -15,7 +15,12 @@ Both messages are idempotent at the receiver (rule 3), and a document that still
 in the broker is left alone, so a second run while one waits sends nothing more. Each run
 looks at no more than ``DOCUMIND_WATCHDOG_FOLLOWUP_BATCH`` documents per kind, oldest first: a
 backlog (an outage of the embed service, a restore) is worked off over several runs, never as
-one giant batch. A document whose follow-up was dead-lettered is not re-sent (that is
+one giant batch. Each query reads a partial index of the documents (migration 0015) that
+holds only completed documents still lacking the follow-up: ``ix_documents_followup_classify``
+(no ``metadata -> 'classification'``) and ``ix_documents_followup_enrich``
+(``enriched_generation`` is None: ``embed.finish_enrichment`` sets it, a new generation clears
+it; a column compared with another would defeat the planner's estimate), so a run
+costs the backlog, not the corpus. A document whose follow-up was dead-lettered is not re-sent (that is
 ``documind dead-letters``' business), or it would take a place in every batch for ever."""
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, select
 
 from documind.contracts import ClassifyDocument, FinishEnrichment
 from documind.db.models import ChunkEnrichment, DeadLetter, Document, DocumentEnrichment, DocumentStatus, TaxonomyLabel
@@ -63,33 +68,46 @@ class FollowUps:
             )
         return {"classify": [d.id for d in classify], "enrichment": [d.id for d in enrich]}
 
-    def _completed_before(self, cutoff: datetime, actor: str):  # noqa: ANN202 - a Select
-        dead = exists().where(DeadLetter.document_id == Document.id, DeadLetter.actor.startswith(actor),
-                              DeadLetter.redriven_at.is_(None))
-        return (
-            select(Document.id, Document.generation, Document.tenant, Document.lane)
-            .where(Document.status == DocumentStatus.COMPLETED, Document.completed_at < cutoff, ~dead)
-            .order_by(Document.completed_at, Document.id)
-        )
-
     def _unenriched(self, cutoff: datetime, limit: int) -> list:
-        has_chunks = exists().where(
-            ChunkEnrichment.document_id == Document.id, ChunkEnrichment.generation == Document.generation
-        )
-        has_record = exists().where(
-            and_(DocumentEnrichment.document_id == Document.id, DocumentEnrichment.generation == Document.generation)
-        )
-        query = self._completed_before(cutoff, FinishEnrichment.ACTOR).where(has_chunks, ~has_record).limit(limit)
         with self.runtime.sessions() as s:
-            return list(s.execute(query).all())
+            return list(s.execute(unenriched_query(cutoff, limit)).all())
 
     def _unclassified(self, cutoff: datetime, limit: int) -> list:
-        has_taxonomy = exists().where(TaxonomyLabel.tenant == Document.tenant)
         with self.runtime.sessions() as s:
-            query = self._completed_before(cutoff, ClassifyDocument.ACTOR).where(
-                has_taxonomy, _no_classification(s.get_bind().dialect.name)
-            ).limit(limit)
-            return list(s.execute(query).all())
+            return list(s.execute(unclassified_query(s.get_bind().dialect.name, cutoff, limit)).all())
+
+
+def _completed_before(cutoff: datetime, actor: str) -> Select:
+    dead = exists().where(DeadLetter.document_id == Document.id, DeadLetter.actor.startswith(actor),
+                          DeadLetter.redriven_at.is_(None))
+    return (
+        select(Document.id, Document.generation, Document.tenant, Document.lane)
+        .where(Document.status == DocumentStatus.COMPLETED, Document.completed_at < cutoff, ~dead)
+        .order_by(Document.completed_at, Document.id)
+    )
+
+
+def unenriched_query(cutoff: datetime, limit: int) -> Select:
+    """Completed before ``cutoff``, enriched chunks of the current generation, no record of it."""
+    has_chunks = exists().where(
+        ChunkEnrichment.document_id == Document.id, ChunkEnrichment.generation == Document.generation
+    )
+    has_record = exists().where(
+        and_(DocumentEnrichment.document_id == Document.id, DocumentEnrichment.generation == Document.generation)
+    )
+    return _completed_before(cutoff, FinishEnrichment.ACTOR).where(
+        # ix_documents_followup_enrich's predicate: the planner then reads only that index.
+        Document.enriched_generation.is_(None), has_chunks, ~has_record,
+    ).limit(limit)
+
+
+def unclassified_query(dialect: str, cutoff: datetime, limit: int) -> Select:
+    """Completed before ``cutoff``, its tenant has a taxonomy, no classification (the predicate
+    of ix_documents_followup_classify)."""
+    has_taxonomy = exists().where(TaxonomyLabel.tenant == Document.tenant)
+    return _completed_before(cutoff, ClassifyDocument.ACTOR).where(
+        has_taxonomy, _no_classification(dialect)
+    ).limit(limit)
 
 
 def _no_classification(dialect: str) -> ColumnElement[bool]:

@@ -11,7 +11,8 @@ is idempotent). Attempts are counted by workers when they begin a stage, never b
 re-drive; once a stage has begun ``max_deliveries`` times without finishing, the document
 fails with a reason instead. Deletions whose message was lost are finished (``purge``), and
 completed documents whose follow-up (classification, enrichment summary) was lost get it
-again (``followup``)."""
+again (``followup``), and classifiers whose rebuild after a model switch was lost are asked
+again (``classifier_retrains``)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from documind.pending import DocKey, PendingWork
 from documind.runtime import Runtime
 from documind.status import ACTIVE_STATUSES, StatusStore
 
+from documind_maintenance.classifier_retrains import ClassifierRetrains
 from documind_maintenance.followup import FollowUps
 from documind_maintenance.purge import Purger
 from documind_maintenance.revisions import resend_revisions
@@ -43,6 +45,7 @@ class Watchdog:
     def __post_init__(self) -> None:
         self.purger = Purger(self.runtime)
         self.followups = FollowUps(self.runtime)
+        self.retrains = ClassifierRetrains(self.runtime)
 
     def run(self, work: RunWatchdog) -> dict:
         # One run at a time: two would both find the same documents stuck and re-drive twice.
@@ -51,6 +54,7 @@ class Watchdog:
                 get_logger("documind.watchdog").info("watchdog run skipped: another run holds the lock")
                 return {
                     "redriven": [], "failed": [], "queued": [], "purged": [], "followups": {}, "revisions_resent": [],
+                    "classifier_retrains_resent": [],
                     "skipped": "another watchdog run is in progress",
                 }
             return self._run(work)
@@ -87,6 +91,8 @@ class Watchdog:
         out = {"redriven": redriven, "failed": failed, "queued": queued, "purged": purged, "followups": followups}
         # Corrections whose revision messages were lost (documind_maintenance.revisions).
         out["revisions_resent"] = resend_revisions(self.runtime.sessions, self.runtime.bus.send, st.revision_resend_after_s)
+        # Supervised classifiers whose rebuild after a model switch was lost.
+        out["classifier_retrains_resent"] = self.retrains.run(pending)
         return out
 
     def _without_messages(self, suspects: set[DocKey], removed: set[str]) -> tuple[set[DocKey], set[str]]:

@@ -34,7 +34,7 @@ def downgrade(url: str, revision: str) -> None:
 # migration whenever that migration adds something the code now reads or writes (the column
 # check would refuse the older schema anyway; this constant says so before any query runs).
 # docs/design.md, "Schema compatibility".
-MIN_COMPATIBLE_REVISION = "0014"
+MIN_COMPATIBLE_REVISION = "0015"
 
 
 class SchemaOutOfDate(RuntimeError):

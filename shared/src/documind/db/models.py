@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from documind.contracts import Lane
@@ -85,7 +86,17 @@ def _enum(e: type[enum.Enum], name: str) -> Enum:
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("tenant", "sha256", name="uq_documents_tenant_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("tenant", "sha256", name="uq_documents_tenant_sha256"),
+        # The watchdog's follow-up check (documind_maintenance.followup) reads only completed
+        # documents still lacking a follow-up: partial indexes keep it off the whole corpus.
+        Index("ix_documents_followup_classify", "completed_at", "id",
+              postgresql_where=sql_text("status = 'completed' AND (metadata -> 'classification') IS NULL"),
+              sqlite_where=sql_text("status = 'completed' AND json_extract(metadata, '$.classification') IS NULL")),
+        Index("ix_documents_followup_enrich", "completed_at", "id",
+              postgresql_where=sql_text("status = 'completed' AND enriched_generation IS NULL"),
+              sqlite_where=sql_text("status = 'completed' AND enriched_generation IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     tenant: Mapped[str] = mapped_column(String(64), index=True)
@@ -115,6 +126,10 @@ class Document(Base):
     # flag beside the pipeline status, not a status: the document stays searchable throughout.
     validated_at: Mapped[datetime | None]
     validated_confidence: Mapped[float | None] = mapped_column(Float)
+    # The generation whose enrichment summary (document_enrichment) was written
+    # (embed.finish_enrichment); None until then, and again from each new generation: the
+    # follow-up check's partial index holds the completed documents where it is None.
+    enriched_generation: Mapped[int | None] = mapped_column(Integer)
 
     stages: Mapped[list["Stage"]] = relationship(
         back_populates="document", cascade="all, delete-orphan", order_by="Stage.id"
@@ -254,6 +269,9 @@ class LabelClassifier(Base):
     examples: Mapped[int] = mapped_column(Integer)
     report: Mapped[dict] = mapped_column(JSON, default=dict)
     trained_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the watchdog last re-sent its RetrainClassifier (documind_maintenance.classifier_retrains):
+    # a classifier that cannot be rebuilt is asked again once per DOCUMIND_CLASSIFIER_RETRAIN_RESEND_AFTER_S.
+    retrain_sent_at: Mapped[datetime | None]
 
 
 class LabelTrainingExample(Base):
@@ -519,6 +537,39 @@ class ChunkValidation(Base):
     confidence: Mapped[float] = mapped_column(Float)
     confirmed_by: Mapped[str] = mapped_column(String(128))
     confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DetachedValidation(Base):
+    """A person's decision about a chunk that is gone (its document was re-processed, deleted
+    or cancelled): the ``chunk_validations`` row as it was, with the text it judged, kept
+    apart from the chunk rows so that deleting a chunk never loses it
+    (``documind.validation.carry``). When a re-processed document has a chunk with the same
+    text (``content_hash``), the decision is carried onto it (``carried_to``); otherwise it
+    stays here as history, not applied, and its text and labels still train the classifier."""
+
+    __tablename__ = "detached_validations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # With the document row (retention removes a deleted document's rows), not with its chunks.
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    chunk_id: Mapped[str] = mapped_column(String(36))  # the chunk it was decided on (gone)
+    generation: Mapped[int] = mapped_column(Integer)
+    idx: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)  # the chunk's text when it was detached
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 of ``text`` (documind.validation.carry)
+    task_id: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[list | None] = mapped_column(JSON)
+    labels_corrected: Mapped[bool] = mapped_column(Boolean, default=False)
+    entities_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidence: Mapped[float] = mapped_column(Float)
+    confirmed_by: Mapped[str] = mapped_column(String(128))
+    confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    detached_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The chunk of a later generation the decision was carried onto (None: history only).
+    carried_to: Mapped[str | None] = mapped_column(String(36))
+    carried_generation: Mapped[int | None] = mapped_column(Integer)
 
 
 class ClassifierTrainingMark(Base):

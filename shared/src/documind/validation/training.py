@@ -1,7 +1,11 @@
 """The supervised classifier trained from what people confirmed or corrected.
 
 The examples are ``chunk_validations`` rows with labels (approved or corrected, never
-rejected), each with its chunk's current text; only labels in the tenant's taxonomy count (a
+rejected), each with its chunk's current text, and the decisions detached from chunks that
+are gone (``detached_validations``: a re-processed document's chunk whose text changed, kept
+with the text it judged; ``documind.validation.carry``) and not carried onto a new chunk
+(that one counts as the new chunk's row), while their document is not deleted or
+cancelled: deleting a chunk never loses its example. Only labels in the tenant's taxonomy count (a
 validator may name others; those stay on the chunk but cannot be learnt). Training goes
 through ``documind.label_model.train_from_pairs``, the same entry point as
 ``documind labels train FILE``.
@@ -22,7 +26,9 @@ from sqlalchemy import select
 
 from documind.contracts import Contract, TrainClassifier
 from documind.db.engine import SessionFactory, transaction
-from documind.db.models import Chunk, ChunkValidation, ClassifierTrainingMark, utcnow
+from documind.db.models import (
+    Chunk, ChunkValidation, ClassifierTrainingMark, DetachedValidation, Document, DocumentStatus, utcnow,
+)
 from documind.taxonomy import TaxonomyError, list_labels
 
 
@@ -37,6 +43,17 @@ def _query(tenant: str, *columns):  # noqa: ANN001, ANN202
     )
 
 
+def _detached(tenant: str, *columns):  # noqa: ANN001, ANN202
+    return (
+        select(*columns)
+        .join(Document, Document.id == DetachedValidation.document_id)
+        .where(DetachedValidation.tenant == tenant, DetachedValidation.verdict != "reject",
+               DetachedValidation.carried_to.is_(None), DetachedValidation.labels.is_not(None),
+               Document.status.not_in((DocumentStatus.DELETED, DocumentStatus.CANCELLED)))
+        .order_by(DetachedValidation.document_id, DetachedValidation.idx, DetachedValidation.id)
+    )
+
+
 def _known(labels: list | None, known: set[str] | None) -> list[str]:
     return [lb for lb in (labels or []) if known is None or lb in known]
 
@@ -45,13 +62,15 @@ def validated_examples(sessions: SessionFactory, tenant: str, known: set[str] | 
     """(text, labels) per validated chunk of the tenant, labels limited to ``known``."""
     with sessions() as s:
         rows = s.execute(_query(tenant, Chunk.text, ChunkValidation.labels)).all()
+        rows += s.execute(_detached(tenant, DetachedValidation.text, DetachedValidation.labels)).all()
     return [(text, kept) for text, labels in rows if (kept := _known(labels, known))]
 
 
 def validated_label_sets(sessions: SessionFactory, tenant: str, known: set[str] | None = None) -> list[list[str]]:
     """The labels of :func:`validated_examples` without the texts (the trigger's count)."""
     with sessions() as s:
-        rows = s.scalars(_query(tenant, ChunkValidation.labels)).all()
+        rows = list(s.scalars(_query(tenant, ChunkValidation.labels)))
+        rows += s.scalars(_detached(tenant, DetachedValidation.labels)).all()
     return [kept for labels in rows if (kept := _known(labels, known))]
 
 
