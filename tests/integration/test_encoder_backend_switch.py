@@ -34,6 +34,7 @@ def chunk_models(stack: Stack) -> set[str]:
 def test_switching_the_backend_never_mixes_vectors_and_activate_re_embeds(tmp_path: Path) -> None:
     from documind.embedding import Encoder, packaged_encoder
 
+    (tmp_path / "stack").mkdir()
     base = embedded_stack(tmp_path / "stack")
     torch_stack, default = with_backend(base, "torch"), base  # default: onnx-int8
     first, second = tmp_path / "first", tmp_path / "second"
