@@ -65,6 +65,12 @@ fi
 # closing check does not list the deps we leave out as an ERROR.
 "$PIP" install -q --no-deps unstructured-inference==1.6.14
 
+# The int8 ONNX Runtime export of the packaged model: what the default encoder backend
+# (DOCUMIND_ENCODER_BACKEND=onnx-int8) runs. Built here, offline from the package's files, into
+# the venv (share/documind/encoders); a no-op when it is up to date.
+HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$VENV/bin/documind" model build-default \
+  || die "could not build the int8 ONNX export of the embedding model (see above)"
+
 # 3. Prove it: the CPU torch, no CUDA runtime pulled in by anything.
 "$VENV/bin/python" - <<'EOF' || die "the venv does not hold the CPU build of torch (see above); rm -rf $VENV and run again"
 import sys

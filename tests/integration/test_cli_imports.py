@@ -68,9 +68,25 @@ def test_distributed_commands_do_not_import_the_model_stack(distributed_cli, arg
 
 
 def test_the_probe_sees_heavy_imports(tmp_path):
-    """The check can fail: an embedded search imports the model stack in this very process
-    (its in-process workers encode the query)."""
-    assert "torch" in heavy_imports(embedded_stack(tmp_path), "search", "coffee", "--json")
+    """The check can fail: an embedded search with the torch backend imports the model stack in
+    this very process (its in-process workers encode the query)."""
+    stack = embedded_stack(tmp_path)
+    stack.env["DOCUMIND_ENCODER_BACKEND"] = "torch"
+    assert {"torch", "sentence_transformers"} <= set(heavy_imports(stack, "search", "coffee", "--json"))
+
+
+TORCH_STACK = {"torch", "sentence_transformers", "transformers"}
+
+
+def test_embedded_model_commands_run_without_torch_on_the_default_backend(tmp_path):
+    """The default encoder (the int8 ONNX export) runs on onnxruntime and tokenizers: an
+    embedded ingest (chunking counts word pieces, the embed stage encodes) and search (encodes
+    the query) never import torch, sentence-transformers or transformers (~7 CPU-s each)."""
+    stack = embedded_stack(tmp_path)
+    ingested = heavy_imports(stack, "ingest", str(EXAMPLES / "coffee-brewing.txt"), "--json")
+    assert "onnxruntime" in ingested and not TORCH_STACK & set(ingested), ingested
+    searched = heavy_imports(stack, "search", "coffee", "--json")
+    assert "onnxruntime" in searched and not TORCH_STACK & set(searched), searched
 
 
 @pytest.mark.parametrize("args", [("--help",), ("status", "--json"), ("show", "no-such-id", "--json")])

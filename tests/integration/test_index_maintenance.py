@@ -24,7 +24,7 @@ from tests.integration.harness import DOCUMIND, SERVICES
 
 pytestmark = pytest.mark.integration
 
-MODEL = "all-MiniLM-L6-v2"
+MODEL = "all-MiniLM-L6-v2-onnx-int8"  # version 1 on the default encoder backend (the live model)
 ALIAS = "documind_chunks"
 DOCS = ("tide-pools.html", "coffee-brewing.txt", "qdrant-notes.md")
 QUERY = "hermit crabs change shells as they grow"

@@ -27,7 +27,8 @@ from tests.integration.test_index_maintenance import ALIAS, DOCS, QUERY, add_syn
 
 pytestmark = pytest.mark.integration
 
-BASE = "all-MiniLM-L6-v2"
+PACKAGED = "all-MiniLM-L6-v2"
+BASE = "all-MiniLM-L6-v2-onnx-int8"  # version 1 on the default encoder backend
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def cls_pooled_model(storage_dir: Path, key: str) -> Path:
 
     from documind.embedding import model_path
 
-    m = SentenceTransformer(str(model_path(BASE)), device="cpu")
+    m = SentenceTransformer(str(model_path(PACKAGED)), device="cpu")
     m[1].pooling_mode = "cls"  # sentence-transformers' Pooling module: "mean" in the packaged model
     out = storage_dir / key
     m.save(str(out))
@@ -122,7 +123,7 @@ def test_search_answers_throughout_a_model_swap_and_after_rollback(
 ) -> None:
     from documind.contracts import ActivateModel, ProcessDocument
     from documind.db.models import ModelStatus
-    from documind.embedding import Encoder
+    from documind.embedding import Encoder, packaged_encoder
     from documind.model_registry import build_registry
     from documind.status import Upload
     from documind.storage import content_key, sha256_of
@@ -133,7 +134,9 @@ def test_search_answers_throughout_a_model_swap_and_after_rollback(
         before = search(rt, QUERY, tenant)
         assert before["model"] == BASE and before["hits"][0]["source_name"] == "tide-pools.html"
 
-        version = registry.create(parent=registry.active(), pairs_path=None, params={"made_by": "test: CLS pooling"})
+        parent = registry.torch_source(registry.active())  # the package's torch files, as training uses
+        assert (parent.version, parent.backend, parent.name) == (1, "torch", PACKAGED)
+        version = registry.create(parent=parent, pairs_path=None, params={"made_by": "test: CLS pooling"})
         cls_pooled_model(rt.settings.effective_storage_dir, f"models/v{version}")
         registry.update(version, status=ModelStatus.CANDIDATE, path=f"models/v{version}")
         new_name = registry.get(version).name
@@ -211,9 +214,11 @@ def test_search_answers_throughout_a_model_swap_and_after_rollback(
         assert [h["score"] for h in kept] == pytest.approx([h["score"] for h in before["hits"]], abs=1e-4)
         _target, model, points = live_points(stack, rt)
         assert model == BASE
-        assert_vectors_are_of(points, Encoder(BASE))
+        assert_vectors_are_of(points, packaged_encoder(PACKAGED, "onnx-int8"))
         statuses = {r["version"]: r["status"] for r in registry.list()}
-        assert statuses == {1: "active", version: "retired"}
+        # Other versions (an earlier test's ONNX export, when run first) stay retired.
+        assert statuses[1] == "active" and statuses[version] == "retired"
+        assert [v for v, status in statuses.items() if status == "active"] == [1]
 
 
 def test_model_cli_train_list_and_refusals(stack: Stack, docs: dict, tmp_path: Path) -> None:
@@ -227,8 +232,10 @@ def test_model_cli_train_list_and_refusals(stack: Stack, docs: dict, tmp_path: P
     row = res.json()
     assert row["status"] in ("candidate", "rejected") and row["progress"]["step"] == 2
     assert {"candidate", "baseline", "baseline_version"} <= set(row["metrics"])
+    assert row["parent_version"] == 1  # trained from the package's torch files (version 1 runs int8)
     listed = stack.cli("model", "list", "--json").json()
     assert [r["version"] for r in listed][-1] == row["version"]
+    assert (listed[0]["name"], listed[0]["backend"]) == (BASE, "onnx-int8")
     human = stack.cli("model", "list").stdout
     assert "step 2/2" in human and row["status"] in human
     bad = tmp_path / "bad.tsv"

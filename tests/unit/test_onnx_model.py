@@ -118,3 +118,41 @@ def test_missing_or_broken_export_fails_clearly(exports: dict[str, Path], tmp_pa
         Encoder(BASE, backend="onnx-int8")
     with pytest.raises(OnnxModelError, match="exists already"):
         export(model_path(BASE), exports["onnx-int8"], int8=True)
+
+
+def test_installed_default_export_is_the_packaged_models_and_deterministic(
+    exports: dict[str, Path], torch_vectors: np.ndarray
+) -> None:
+    """The export the install built (scripts/install.sh: `documind model build-default`), which
+    the default backend runs: made from the package's files, the same vectors as a fresh export
+    by the same recipe, and within 0.98 cosine of sentence-transformers' own."""
+    from documind.embedding import packaged_encoder, packaged_export_dir
+    from documind.onnx_model import build_packaged, exported_source
+
+    installed = packaged_export_dir(BASE, "onnx-int8")
+    assert exported_source(installed) == str(model_path(BASE))
+    stamp = (installed / MODEL_FILE).stat().st_mtime_ns
+    assert build_packaged(model_path(BASE), installed, backend="onnx-int8") is False  # up to date
+    assert (installed / MODEL_FILE).stat().st_mtime_ns == stamp
+    default = packaged_encoder(BASE, "onnx-int8")
+    assert default.model_name == f"{BASE}-onnx-int8" and default.max_tokens == 256
+    got = default.encode(SENTENCES + [LONG])
+    fresh = onnx_encoder(exports["onnx-int8"], "onnx-int8").encode(SENTENCES + [LONG])
+    assert float(np.max(np.abs(got - fresh))) < 1e-6
+    cos = np.sum(got * torch_vectors, axis=1)
+    assert float(cos.min()) > 0.98, np.round(cos, 4)
+
+
+def test_build_packaged_replaces_a_stale_export_by_a_rename(exports: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "encoders" / f"{BASE}-onnx-int8"
+    shutil.copytree(exports["onnx-int8"], out)
+    config = out / CONFIG_FILE
+    config.write_text(config.read_text().replace(str(model_path(BASE)), "/an/older/package"))
+    from documind.onnx_model import build_packaged, exported_source
+
+    assert build_packaged(model_path(BASE), out, backend="onnx-int8") is True
+    assert exported_source(out) == str(model_path(BASE))
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]  # no temp or old folder left
+    assert oct(out.stat().st_mode & 0o777) == "0o755"  # readable by an image's unprivileged user
+    with pytest.raises(OnnxModelError, match="no export for backend"):
+        build_packaged(model_path(BASE), out, backend="torch")

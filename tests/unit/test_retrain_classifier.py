@@ -18,7 +18,8 @@ from documind.settings import load_settings
 from documind_embed.retrain import ClassifierRetrainer
 from tests.unit.test_classification import MINI
 
-BASE = "all-MiniLM-L6-v2"
+# The base version on the default encoder backend (DOCUMIND_ENCODER_BACKEND=onnx-int8).
+BASE = "all-MiniLM-L6-v2-onnx-int8"
 
 
 @pytest.fixture
@@ -38,6 +39,9 @@ def test_retrain_only_for_the_active_model_and_once(runtime: Runtime) -> None:
 
     stale = retrainer.run(RetrainClassifier(tenant="acme", embedding_model="all-MiniLM-L6-v2-ft-v9"))
     assert stale["result"] == "skipped" and "no longer the active model" in stale["reason"]
+    # The packaged model on torch is another vector space than the active int8 one.
+    torch_space = retrainer.run(RetrainClassifier(tenant="acme", embedding_model="all-MiniLM-L6-v2"))
+    assert torch_space["result"] == "skipped", torch_space
     assert retrainer.run(RetrainClassifier(tenant="acme", embedding_model=BASE))["result"] == "current"
     assert retrainer.run(RetrainClassifier(tenant="nobody", embedding_model=BASE))["result"] == "none"
     assert load_model(rt.sessions, "acme", BASE) is not None  # untouched

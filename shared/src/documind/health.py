@@ -122,15 +122,16 @@ def storage_check(settings: Settings) -> Callable[[], str]:
 
 def model_check(settings: Settings) -> Callable[[], str]:
     def check() -> str:
-        from documind.embedding import Encoder
+        from documind.embedding import packaged_encoder
 
         started = time.monotonic()
+        encoder = packaged_encoder(settings.embedding_model, settings.encoder_backend)
         try:
-            dims = Encoder(settings.embedding_model).encode(["health check"]).shape[1]
+            dims = encoder.encode(["health check"]).shape[1]
         except ModuleNotFoundError as exc:
-            # The maintenance image has no torch: the model is checked where it runs.
+            # The maintenance image has no model stack: the model is checked where it runs.
             raise Skipped(f"no model support installed here (no module {exc.name})") from None
-        return f"{settings.embedding_model} loads and encodes ({dims} dims, {time.monotonic() - started:.1f} s)"
+        return f"{encoder.model_name} loads and encodes ({dims} dims, {time.monotonic() - started:.1f} s)"
 
     return check
 

@@ -2,8 +2,12 @@
 one is stored, and the life of each version (training -> candidate|rejected|failed ->
 active -> retired).
 
-Version 1 is the packaged model (``DOCUMIND_EMBEDDING_MODEL``) and has no row: it is the
-active one while no row is. A fine-tuned version is named ``<base>-ft-v<N>``; that name is
+Version 1 is the packaged model (``DOCUMIND_EMBEDDING_MODEL``) run by the configured backend
+(``DOCUMIND_ENCODER_BACKEND``: its installed int8 ONNX export, or torch) and has no row: it is
+the active one while no row is. Its name carries the backend when that is not torch
+(``<model>-onnx-int8``), since the two backends' vectors differ; the packaged model on the
+other backend resolves as version 0, so a collection made with it keeps being queried with it
+until ``model activate 1`` re-embeds it with the configured one. A fine-tuned version is named ``<base>-ft-v<N>``; that name is
 what chunk rows (``embedding_model``), point ids and the collection's metadata carry, so a
 vector can always be traced to the model that made it. Its files live in the file store
 (``models/v<N>``), written by training, never downloaded.
@@ -24,7 +28,9 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 
 from documind.db.models import ModelStatus, ModelVersion, utcnow
-from documind.embedding import model_dimension, model_path
+from documind.embedding import (
+    model_dimension, model_path, packaged_export_dir, packaged_version_name, parse_packaged,
+)
 from documind.errors import PermanentError
 
 BASE_VERSION = 1
@@ -52,10 +58,20 @@ class ModelRegistry:
     sessions: Any
     base_model: str  # DOCUMIND_EMBEDDING_MODEL: version 1
     storage_dir: Path  # the file store; model folders are relative to it
+    base_backend: str = "torch"  # DOCUMIND_ENCODER_BACKEND: what runs version 1
 
     # ---- resolving ---------------------------------------------------------------------
     def base(self) -> ModelRef:
-        return ModelRef(BASE_VERSION, self.base_model, model_path(self.base_model), model_dimension(self.base_model))
+        return self._packaged(BASE_VERSION, self.base_model, self.base_backend)
+
+    @staticmethod
+    def _packaged(version: int, model: str, backend: str) -> ModelRef:
+        path = model_path(model) if backend == "torch" else packaged_export_dir(model, backend)
+        return ModelRef(version, packaged_version_name(model, backend), path, model_dimension(model), backend)
+
+    @property
+    def base_name(self) -> str:
+        return packaged_version_name(self.base_model, self.base_backend)
 
     def _ref(self, row: ModelVersion) -> ModelRef:
         if not row.path:
@@ -75,20 +91,26 @@ class ModelRegistry:
 
     def by_name(self, name: str) -> ModelRef:
         """The model that wrote vectors stamped ``name`` (a packaged model is version 1 only
-        when it is the configured base; another packaged one is resolved as version 0)."""
-        if name == self.base_model:
+        when it is the configured base on the configured backend; another packaged one, or the
+        same on the other backend, is resolved as version 0)."""
+        if name == self.base_name:
             return self.base()
         with self.sessions() as s:
             row = s.scalars(select(ModelVersion).where(ModelVersion.name == name)).first()
             if row is not None:
                 return self._ref(row)
-        return ModelRef(0, name, model_path(name), model_dimension(name))  # raises if unknown
+        packaged = parse_packaged(name)
+        if packaged is None:
+            model_path(name)  # raises: an unknown model
+            raise ModelVersionError(f"unknown model {name!r}")
+        return self._packaged(0, *packaged)
 
     def base_of(self, name: str) -> str:
         """The packaged model that the version named ``name`` was made from (``name`` itself
-        for a packaged model or an unknown name)."""
-        if name == self.base_model:
-            return name
+        for a packaged model on torch or an unknown name; the model for its export)."""
+        packaged = parse_packaged(name)
+        if packaged is not None:
+            return packaged[0]
         with self.sessions() as s:
             base = s.scalar(select(ModelVersion.base_model).where(ModelVersion.name == name))
         return str(base) if base is not None else name
@@ -134,9 +156,13 @@ class ModelRegistry:
 
     def torch_source(self, ref: ModelRef) -> ModelRef:
         """The torch model ``ref`` runs (itself, or the version an export was made from): what
-        training and exporting start from."""
+        training and exporting start from. The packaged model's is the package's own files."""
         seen = set()
         while ref.backend != "torch":
+            if ref.version in (0, BASE_VERSION):
+                packaged = parse_packaged(ref.name)
+                assert packaged is not None, ref
+                return self._packaged(ref.version, packaged[0], "torch")
             if ref.version in seen:
                 raise ModelVersionError(f"model version {ref.version}: its parents form a cycle")
             seen.add(ref.version)
@@ -217,9 +243,9 @@ class ModelRegistry:
             rows = [_as_dict(r) for r in s.scalars(select(ModelVersion).order_by(ModelVersion.version))]
         base_active = not any(r["status"] == ModelStatus.ACTIVE.value for r in rows)
         base = {
-            "version": BASE_VERSION, "name": self.base_model, "base_model": self.base_model,
+            "version": BASE_VERSION, "name": self.base_name, "base_model": self.base_model,
             "status": ModelStatus.ACTIVE.value if base_active else ModelStatus.RETIRED.value,
-            "path": None, "backend": "torch", "progress": {}, "metrics": {}, "params": {}, "packaged": True,
+            "path": None, "backend": self.base_backend, "progress": {}, "metrics": {}, "params": {}, "packaged": True,
         }
         return [base, *rows]
 
@@ -242,5 +268,6 @@ def _as_dict(row: ModelVersion) -> dict[str, Any]:
 def build_registry(runtime) -> ModelRegistry:  # noqa: ANN001 - documind.runtime.Runtime
     st = runtime.settings
     return runtime.resource(
-        "model-registry", lambda: ModelRegistry(runtime.sessions, st.embedding_model, st.effective_storage_dir)
+        "model-registry",
+        lambda: ModelRegistry(runtime.sessions, st.embedding_model, st.effective_storage_dir, st.encoder_backend),
     )

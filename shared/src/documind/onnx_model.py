@@ -15,7 +15,9 @@ Heavy imports (torch, onnx, onnxruntime, tokenizers) happen inside the functions
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,12 +105,26 @@ def export(source: Path, out: Path, *, int8: bool, threads: int = 0) -> OnnxConf
     if threads:
         torch.set_num_threads(threads)
     st_model = SentenceTransformer(str(source), device="cpu")
+    # Written into a folder of its own next to ``out``, renamed into place when complete: a
+    # crash never leaves half a model at ``out``, and two processes exporting at once do not
+    # write into each other's files (the loser's rename fails; see build_packaged).
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide an image's export from its unprivileged user
+    try:
+        config = _export_into(st_model, source, tmp, int8=int8)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return config
+
+
+def _export_into(st_model, source: Path, tmp: Path, *, int8: bool) -> OnnxConfig:  # noqa: ANN001
+    import torch
+
     pooling, normalize = _pooling_of(st_model)
     transformer = st_model[0].auto_model.eval()
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)  # left by an interrupted export
-    tmp.mkdir(parents=True)
     fp32 = tmp / ("model-fp32.onnx" if int8 else MODEL_FILE)
 
     class LastHiddenState(torch.nn.Module):
@@ -155,8 +171,41 @@ def export(source: Path, out: Path, *, int8: bool, threads: int = 0) -> OnnxConf
         max_seq_length=int(st_model.max_seq_length), dimension=int(_dimension(st_model[1])),
     )
     (tmp / CONFIG_FILE).write_text(json.dumps({**config.__dict__, "source": str(source)}, indent=2) + "\n")
-    tmp.rename(out)
     return config
+
+
+def exported_source(folder: Path) -> str | None:
+    """The source folder an export records, None when ``folder`` holds no complete export."""
+    try:
+        return str(json.loads((folder / CONFIG_FILE).read_text())["source"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def build_packaged(source: Path, out: Path, *, backend: str, force: bool = False, threads: int = 0) -> bool:
+    """Make ``out`` the ``backend`` export of ``source`` (the install's step: offline, from the
+    package's files). Nothing to do when ``out`` already holds an export of ``source`` (and not
+    ``force``); returns whether it built. A stale export is replaced by a rename, never edited."""
+    if backend not in (ONNX_INT8, ONNX_FP32):
+        raise OnnxModelError(f"no export for backend {backend!r}")
+    if not force and exported_source(out) == str(source) and (out / MODEL_FILE).is_file():
+        return False
+    fresh = out.with_name(f".{out.name}.new-{os.getpid()}")
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    export(source, fresh, int8=backend == ONNX_INT8, threads=threads)
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        out.rename(old)
+    try:
+        fresh.rename(out)
+    except OSError:
+        # Another install process put its (equal) export in place between the two renames.
+        shutil.rmtree(fresh, ignore_errors=True)
+        if exported_source(out) != str(source):
+            raise
+    shutil.rmtree(old, ignore_errors=True)
+    return True
 
 
 # ---- inference ---------------------------------------------------------------------------------

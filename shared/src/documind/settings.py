@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     )
 
     embedding_model: str = "all-MiniLM-L6-v2"
+    encoder_backend: Literal["torch", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="what runs the packaged model (version 1): onnx-int8, its int8 ONNX Runtime export built "
+        "at install time (documind model build-default; ~3-5x torch's speed, no torch import), or torch "
+        "(sentence-transformers). Their vectors differ slightly, so the two are different models to the "
+        "index: switching re-embeds with `documind model activate 1`",
+    )
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embed_chunks_per_message: int = Field(128, ge=1)
     torch_threads: int = Field(0, ge=0, description="0 = torch default")

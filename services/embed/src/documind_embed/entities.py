@@ -15,6 +15,7 @@ from libraries that know their formats, never from hand-written patterns:
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -44,9 +45,26 @@ class Entity:
 
 def load_spacy() -> Any:
     """The NER pipeline (a few hundred ms, ~50 MB): once per worker process, on first use."""
+    _import_thinc_without_torch()
     import spacy
 
     return spacy.load("en_core_web_sm", exclude=list(UNUSED_PIPES))
+
+
+def _import_thinc_without_torch() -> None:
+    """thinc (spaCy's layers) imports torch whenever it is installed, for optional torch layers
+    that en_core_web_sm does not use: seconds of CPU per process that the default encoder
+    (onnx-int8) no longer pays. So thinc is imported first with torch hidden, and sees no torch
+    (``has_torch`` False); torch itself stays importable for whatever needs it later. Only the
+    first import does this; a process that has torch already imports thinc as usual."""
+    if "thinc" in sys.modules or "torch" in sys.modules:
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment] - Python's marker for "cannot import"
+    try:
+        import thinc.compat  # noqa: F401
+    finally:
+        if sys.modules.get("torch", False) is None:
+            del sys.modules["torch"]
 
 
 @dataclass

@@ -52,7 +52,8 @@ class ModelTrainer:
         with self.runtime.storage.open(row["pairs_path"]) as fh:
             pairs = parse_pairs(fh.read(), row["pairs_path"])
         train_pairs, held_out = split_pairs(pairs, float(params["held_out"]), seed=int(params.get("seed", 13)))
-        parent = self.registry.get(row["parent_version"])
+        # Trained from torch weights: an export's source, the package's files for version 1.
+        parent = self.registry.torch_source(self.registry.get(row["parent_version"]))
         config = TrainConfig(
             epochs=int(params["epochs"]), batch_size=int(params["batch_size"]),
             learning_rate=float(params["learning_rate"]), seed=int(params.get("seed", 13)),

@@ -21,7 +21,7 @@ from documind.contracts import (
     SearchQuery,
 )
 from documind.db.models import Document
-from documind.embedding import Encoder, encoder_for, model_dimension
+from documind.embedding import Encoder, base_version_name, encoder_for, model_dimension
 from documind.model_registry import build_registry
 from documind.runtime import Runtime, boot
 from documind.settings import Settings
@@ -66,7 +66,7 @@ def vector_index(runtime: Runtime) -> VectorIndex:
         runtime.closers.append(client.close)
         # It follows the model of the live collection (a ``model activate`` may switch it).
         return VectorIndex(
-            client, st.qdrant_collection, st.embedding_model, model_dimension(st.embedding_model),
+            client, st.qdrant_collection, base_version_name(st), model_dimension(st.embedding_model),
             resolve=lambda name: registry.by_name(name).dimension,
             # Local mode filters in Python point by point; a server has payload indexes.
             census=None if st.qdrant_url else TenantCensus(),
@@ -119,7 +119,7 @@ def register(runtime: Runtime) -> None:
     encoders = model_encoders(runtime)
     indexer = Indexer(runtime, index, bm25_params(st), reembed=Reembedder(runtime.sessions, encoders))  # type: ignore[arg-type]
     service = QueryService(
-        runtime.sessions, encoders(st.embedding_model), index, retrieval_settings(st),  # type: ignore[arg-type]
+        runtime.sessions, encoders(base_version_name(st)), index, retrieval_settings(st),  # type: ignore[arg-type]
         encoders=encoders, base_of=model_bases(runtime),
     )
     # Interactive queries go through the query log and the cache; batches (evaluation, bulk
@@ -143,7 +143,7 @@ def search_stack(runtime: Runtime, queries: Searcher) -> Searcher:
         searcher = CachedSearch(
             queries, build_result_cache(st), runtime.versions,
             live=lambda ids: live_generations(runtime.sessions, ids),
-            model=st.embedding_model, metrics=runtime.metrics,
+            model=base_version_name(st), metrics=runtime.metrics,
         )
     return RecordedSearch(searcher, QueryLog(runtime.sessions), runtime.metrics)
 

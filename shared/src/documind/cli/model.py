@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from documind.cli.common import CliError, call_service, open_runtime, print_json
+from documind.cli.common import CliError, call_service, cli_settings, open_runtime, print_json
 
 _TIMEOUT = click.option(
     "--timeout", default=6 * 3600.0, type=float, show_default=True, help="seconds to wait for the service"
@@ -135,7 +135,8 @@ def model_export_onnx(source: int | None, int8: bool, as_json: bool) -> None:
         st = rt.settings
         registry = build_registry(rt)
         ref = registry.get(source) if source is not None else registry.active()
-        if source is not None and ref.backend != "torch":
+        # Version 1 may run on its int8 export (DOCUMIND_ENCODER_BACKEND): it exports the package's torch model.
+        if source not in (None, 1) and ref.backend != "torch":
             raise CliError(f"model version {source} is an {ref.backend} export already; export its torch source")
         ref = registry.torch_source(ref)
         backend = ONNX_INT8 if int8 else ONNX_FP32
@@ -164,6 +165,27 @@ def model_export_onnx(source: int | None, int8: bool, as_json: bool) -> None:
     click.echo(f"model version {row['version']} ({row['name']}): {row['status']}, {backend} export of "
                f"version {ref.version} in {row['train_seconds']} s")
     click.echo(f"  activate it with: documind model activate {row['version']}")
+
+
+@model.command("build-default")
+@click.option("--model", "model_name", default=None,
+              help="the packaged model (default: DOCUMIND_EMBEDDING_MODEL)")
+@click.option("--force", is_flag=True, help="rebuild even if an export of the installed model is there")
+def model_build_default(model_name: str | None, force: bool) -> None:
+    """Build the int8 ONNX Runtime export of the packaged model that the onnx-int8 encoder
+    backend (DOCUMIND_ENCODER_BACKEND, the default) runs, into this Python environment
+    (share/documind/encoders). Offline, from the package's files; scripts/install.sh and the
+    embed/search Docker images run it. Needs no database."""
+    from documind.embedding import model_path, packaged_export_dir
+    from documind.onnx_model import ONNX_INT8, build_packaged
+
+    name = model_name or cli_settings().embedding_model
+    try:
+        out = packaged_export_dir(name, ONNX_INT8)
+        built = build_packaged(model_path(name), out, backend=ONNX_INT8, force=force)
+    except (ValueError, OSError) as exc:
+        raise CliError(f"cannot build the {ONNX_INT8} export of {name}: {exc}") from None
+    click.echo(f"{name} {ONNX_INT8}: {'built' if built else 'up to date'} at {out}")
 
 
 def _activate(version: int, timeout: float, as_json: bool) -> None:
