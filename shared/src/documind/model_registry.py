@@ -7,9 +7,9 @@ Version 1 is the packaged model (``DOCUMIND_EMBEDDING_MODEL``) run by the config
 the active one while no row is. Its name carries the backend when that is not torch
 (``<model>-onnx-int8``), since the two backends' vectors differ; the packaged model on the
 other backend resolves as version 0, so a collection made with it keeps being queried with it
-until ``model activate 1`` re-embeds it with the configured one. A fine-tuned version is named ``<base>-ft-v<N>``; that name is
-what chunk rows (``embedding_model``), point ids and the collection's metadata carry, so a
-vector can always be traced to the model that made it. Its files live in the file store
+until ``model activate 1`` re-embeds it with the configured one. A fine-tuned version is
+named ``<base>-ft-v<N>``; that name is what chunk rows (``embedding_model``), point ids and
+the collection's metadata carry, so a vector can always be traced to the model that made it. Its files live in the file store
 (``models/v<N>``), written by training, never downloaded.
 
 A version may also be an ONNX Runtime export of another version (``documind model
