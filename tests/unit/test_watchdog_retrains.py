@@ -17,6 +17,7 @@ from sqlalchemy import update
 from documind.contracts import Queues, RunWatchdog
 from documind.db.engine import transaction
 from documind.db.models import LabelClassifier, ModelStatus, ModelVersion, utcnow
+from documind.embedding import base_version_name
 from documind.locks import FileJobLock
 from documind.runtime import Runtime, build_runtime
 from documind.settings import load_settings
@@ -52,7 +53,7 @@ def run(rt: Runtime) -> list[str]:
 
 def test_lost_retrains_are_resent_bounded_once_per_period(runtime: Runtime) -> None:
     rt = runtime
-    active = rt.settings.embedding_model  # no model version row: the packaged model is active
+    active = base_version_name(rt.settings)  # no model version row: the packaged model (version 1) is active
     for n, tenant in enumerate(("t1", "t2", "t3")):
         classifier(rt, tenant, "gone-model", hours_ago=10 - n)
     classifier(rt, "current", active, hours_ago=20)
