@@ -38,6 +38,8 @@ from bench.common import (
 )
 
 TENANT = "scaling"
+# A shared library that an embed process maps once its encoder is loaded, by backend.
+ENCODER_LIBRARIES = ("onnxruntime_pybind11_state", "libtorch_cpu")
 
 
 def _make_docs(stack: Stack, tenant: str, texts: list[str], per_doc: int) -> list[tuple[str, int, int]]:
@@ -124,12 +126,13 @@ def _latency(stack: Stack, queries: list[str]) -> dict[str, Any]:
 
 
 def _warm_embed(stack: Stack, processes: int, texts: list[str], timeout: float = 240) -> int:
-    """Send small documents until every embed process has loaded torch and the model
-    (a process loads them on its first message). Returns how many are warm."""
+    """Send small documents until every embed process has loaded its encoder's runtime and
+    the model (a process loads them on its first message): ONNX Runtime for the default
+    backend, torch for ``DOCUMIND_ENCODER_BACKEND=torch``. Returns how many are warm."""
     deadline = time.monotonic() + timeout
     while True:
         pids = stack.worker_pids("embed")
-        warm = sum(has_mapped(pid, "libtorch_cpu") for pid in pids)
+        warm = sum(any(has_mapped(pid, lib) for lib in ENCODER_LIBRARIES) for pid in pids)
         if len(pids) >= processes and warm >= processes:
             return warm
         if time.monotonic() > deadline:
