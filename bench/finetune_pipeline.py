@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         folder = write_scifact_folder(docs, scratch_dir("finetune-scifact") / "docs")
         log(f"ingesting {len(docs)} SciFact abstracts")
         ingest = run_stack(stack, [folder], "scifact", timeout=4 * 3600)
-        out["ingest"] = {k: ingest.get(k) for k in ("documents", "chunks", "wall_s", "documents_per_min")}
+        out["ingest"] = {"documents": ingest["documents"], "chunks": ingest["chunks"], "wall_s": rnd(ingest["wall_s"], 1),
+                         "documents_per_min": rnd(ingest["documents"] / ingest["wall_s"] * 60, 1)}
         log("judging the base model through the stack")
         out["base"] = judge(ctx, stack, queries, qrels)
 

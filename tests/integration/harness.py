@@ -199,6 +199,25 @@ def create_database() -> str:
     return name
 
 
+def pg_url(name: str) -> str:
+    """The URL of database ``name`` on the machine's Postgres."""
+    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+
+
+@contextlib.contextmanager
+def migrated_database() -> Iterator[str]:
+    """A fresh database on the machine's Postgres at the latest revision: its URL; dropped after."""
+    from documind.db.migrate import upgrade
+
+    name = create_database()
+    try:
+        url = pg_url(name)
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(name)
+
+
 def drop_database(name: str) -> None:
     from sqlalchemy import create_engine, text
 
@@ -220,7 +239,7 @@ def distributed_env(
     env = base_env(root)
     env.update(
         DOCUMIND_MODE="distributed",
-        DOCUMIND_DATABASE_URL=database_url or f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+        DOCUMIND_DATABASE_URL=database_url or pg_url(db),
         DOCUMIND_REDIS_URL=redis_url or f"redis://127.0.0.1:6379/{redis_db}",
         # A namespace of its own, so concurrent test runs sharing this Redis never meet.
         DOCUMIND_REDIS_NAMESPACE=db or f"documind_it_{uuid.uuid4().hex[:10]}",

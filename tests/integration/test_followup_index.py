@@ -15,11 +15,10 @@ from typing import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from documind.db.migrate import upgrade
 from documind.db.models import utcnow
 from documind_maintenance.followup import unclassified_query, unenriched_query
 
-from tests.integration.harness import create_database, drop_database
+from tests.integration.harness import migrated_database
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +27,12 @@ N = 60_000
 
 @pytest.fixture
 def pg() -> Iterator:  # noqa: ANN401
-    name = create_database()
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    upgrade(url)
-    engine = create_engine(url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        drop_database(name)
+    with migrated_database() as url:
+        engine = create_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 FILL = """

@@ -144,14 +144,14 @@ def test_cli_errors_are_one_line_with_nonzero_exit(stack):
 
 
 def test_distributed_refuses_an_unmigrated_database(tmp_path):
-    from tests.integration.harness import Stack, base_env, create_database, drop_database
+    from tests.integration.harness import Stack, base_env, create_database, drop_database, pg_url
 
     db = create_database()
     try:
         env = base_env(tmp_path)
         env.update(
             DOCUMIND_MODE="distributed",
-            DOCUMIND_DATABASE_URL=f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+            DOCUMIND_DATABASE_URL=pg_url(db),
         )
         res = Stack("distributed", tmp_path, env).cli("status", check=False)
         assert res.code == 1

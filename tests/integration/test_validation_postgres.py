@@ -14,7 +14,6 @@ from sqlalchemy import func, select, text
 
 from documind import audit
 from documind.db.engine import build_engine, build_session_factory, transaction, write_transaction
-from documind.db.migrate import upgrade
 from documind.db.models import TaskStatus, ValidationTask, Verdict
 from documind.index_versions import MemoryIndexVersions
 from documind.validation.answers import Answers
@@ -22,7 +21,7 @@ from documind.validation.assignment import Assignment
 from documind.validation.tasks import open_tasks
 from documind.validation.validators import Validators
 
-from tests.integration.harness import create_database, drop_database
+from tests.integration.harness import migrated_database
 from tests.unit.test_validation_tasks import completed_document, review
 
 pytestmark = pytest.mark.integration
@@ -30,15 +29,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def pg() -> Iterator:  # noqa: ANN401
-    name = create_database()
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    upgrade(url)
-    engine = build_engine(url)
-    try:
-        yield build_session_factory(engine)
-    finally:
-        engine.dispose()
-        drop_database(name)
+    with migrated_database() as url:
+        engine = build_engine(url)
+        try:
+            yield build_session_factory(engine)
+        finally:
+            engine.dispose()
 
 
 def open_(sessions, work) -> list[int]:  # noqa: ANN001
