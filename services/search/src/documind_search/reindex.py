@@ -77,7 +77,7 @@ class Reindexer:
         new_name = versioned_name(alias, version_of(alias, old_name) + 1)
         with idx.lock:
             if idx.client.collection_exists(new_name) and new_name != old_name:
-                idx.client.delete_collection(new_name)  # left by an interrupted re-index
+                idx.drop_collection(new_name)  # left by an interrupted re-index
             idx.create_collection(new_name)
         new = idx.sibling(new_name)
         since = utcnow() - timedelta(seconds=1)
@@ -117,7 +117,7 @@ class Reindexer:
             legacy = idx.alias_target() is None
             new_name = versioned_name(alias, version_of(alias, old_name) + 1)
             if idx.client.collection_exists(new_name) and new_name != old_name:
-                idx.client.delete_collection(new_name)  # left by an interrupted re-index
+                idx.drop_collection(new_name)  # left by an interrupted re-index
             new = idx.sibling(new_name, model=model.name, dimension=model.dimension)
             new.create_collection(new_name)
         since = utcnow() - timedelta(seconds=1)
@@ -149,14 +149,14 @@ class Reindexer:
         idx = self.index
         with idx.lock:
             if idx.alias_target() != new_name and idx.client.collection_exists(new_name):
-                idx.client.delete_collection(new_name)
+                idx.drop_collection(new_name)
 
     def _retire(self, old_name: str, legacy: bool) -> None:
         """After the switch: drop the collection the alias left (a legacy plain collection,
         named like the alias, was already deleted by the switch to make room for it)."""
         if not legacy:
             with self.index.lock:
-                self.index.client.delete_collection(old_name)
+                self.index.drop_collection(old_name)
 
     def _live_document_batches(self):  # noqa: ANN202 - Iterator[list[str]]
         last = ""
@@ -242,7 +242,7 @@ class Reindexer:
         client = self.index.client
         create = models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=new_name, alias_name=alias))
         if legacy:
-            client.delete_collection(old_name)
+            self.index.drop_collection(old_name)
             client.update_collection_aliases(change_aliases_operations=[create])
         else:
             client.update_collection_aliases(
