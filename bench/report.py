@@ -182,6 +182,13 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
         rows.append(["10", "ONNX int8 backend: ≥ 2× chunks/s at every thread count and ≤ 0.01 nDCG@10 loss",
                      f"{fmt(s_['int8_ratio_min_over_threads'], 3)}×, loss {fmt(s_['int8_ndcg@10_loss'], 4)}", "",
                      "", "≥ 2, ≤ 0.01", "meets goal" if s_.get("met") else "**below goal**"])
+    if "local_search" in m and not failed("11", "local_search"):
+        for s_ in m["local_search"]["sizes"]:
+            for mode in ("dense", "keyword", "hybrid"):
+                r = s_["modes"].get(mode, {})
+                row("11", f"Local-mode {mode} query p50 at {s_['chunks']:,} chunks, in process: service vs Qdrant "
+                    f"local's Query API (ms; lower is faster)", r.get("documind_ms", {}).get("p50"),
+                    r.get("baseline_ms", {}).get("p50"), r.get("ratio_p50"))
     return rows
 
 
@@ -353,6 +360,16 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
                 f"in one process, readings {r.get('baseline_rates')}):", "",
                 _table(["embed processes x threads", "chunks", "embed chunks/s", "speed-up vs 1", "ratio to ST",
                         "embed CPU ms/chunk", "peak RSS per process MB"], rows), ""]
+    if name == "local_search":
+        rows = []
+        for s_ in r.get("sizes", []):
+            for mode, m_ in s_["modes"].items():
+                d, b = m_.get("documind_ms", {}), m_.get("baseline_ms", {})
+                rows.append([fmt(s_["chunks"]), mode, fmt(d.get("p50")), fmt(d.get("p99")), fmt(b.get("p50")),
+                             fmt(b.get("p99")), fmt(m_.get("ratio_p50"), 3), m_.get("same_top10", ""),
+                             fmt(s_.get("mirror_read_s"))])
+        out += [_table(["chunks", "mode", "service p50 ms", "p99 ms", "Query API p50 ms", "p99 ms", "ratio p50",
+                        "same top 10", "mirror read s"], rows), ""]
     if name == "onnx":
         ex = r.get("export", {})
         out.append("Export (offline, from the packaged model): " + ", ".join(

@@ -33,7 +33,7 @@ QUICK: dict[str, Any] = {
     "estimates_s": {"embed": 45, "queue": 35, "ingest_corpus": 75, "memory": 0, "ingest_scifact": 70,
                     "search": 25, "scaling": 70, "search_cache": 90, "lanes": 120, "extraction": 90,
                     "chaos": 420, "classification": 60, "enrichment": 150, "cli_start": 120, "validation": 40,
-                    "onnx": 240},
+                    "onnx": 240, "local_search": 120},
     "cli_docs": 50,
     "cli_repeats": 3,
     "embed_chunks": 48,
@@ -44,6 +44,9 @@ QUICK: dict[str, Any] = {
     "onnx_repeats": 3,
     "onnx_threads": [1, 2],
     "onnx_scifact_subset": [150, 75],  # retrieval_eval's seeded subset
+    "local_search_sizes": [1000, 5000],
+    "local_search_queries": 10,
+    "local_search_baseline_max_s": 20,
     "queue_messages": 1500,
     "queue_repeats": 3,
     "queue_threads": [8],
@@ -113,6 +116,9 @@ FULL: dict[str, Any] = {
     "onnx_repeats": 5,
     "onnx_threads": [1, 2],
     "onnx_scifact_subset": None,  # all 5,183 abstracts, 300 test queries
+    "local_search_sizes": [1000, 5000, 15000, 50000, 100000],
+    "local_search_queries": 30,
+    "local_search_baseline_max_s": 60,
     "queue_messages": 5000,
     "queue_repeats": 3,
     "queue_threads": [2, 8],
@@ -167,8 +173,8 @@ FULL: dict[str, Any] = {
 
 def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
     from bench import (
-        chaos, classification, cli_start, embed, enrichment, extraction, ingest, lanes, memory, queue_overhead,
-        onnx_backend, scaling, search, search_cache, validation,
+        chaos, classification, cli_start, embed, enrichment, extraction, ingest, lanes, local_search, memory,
+        onnx_backend, queue_overhead, scaling, search, search_cache, validation,
     )
 
     return {
@@ -188,11 +194,13 @@ def _measurements() -> dict[str, Callable[[Context], dict[str, Any]]]:
         "cli_start": cli_start.measure,
         "validation": validation.measure,
         "onnx": onnx_backend.measure,
+        "local_search": local_search.measure,
     }
 
 
 NAMES = ["embed", "queue", "ingest_corpus", "memory", "ingest_scifact", "search", "scaling", "search_cache", "lanes", "extraction",
-         "validation", "chaos", "classification", "enrichment", "cli_start", "onnx"]
+         "validation", "chaos", "classification", "enrichment", "cli_start", "onnx",
+         "local_search"]
 # The last measurement that uses the ingest stack(s); they are stopped after it.
 INGEST_STACK_USERS = {"ingest_corpus", "memory", "ingest_scifact", "search"}
 

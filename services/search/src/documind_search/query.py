@@ -51,7 +51,7 @@ class QueryService:
         (self.encoders(self.index.live()[1]) if self.encoders else self.encoder).encode(["warm up"])
         (self.tokenizer or default_tokenizer()).tokens("warm up")
         self.index.ensure()
-        self.index.warm_keywords()
+        self.index.warm_mirror()
 
     def search(self, q: SearchQuery) -> dict:
         started = time.monotonic()

@@ -17,7 +17,7 @@ from qdrant_client.hybrid.fusion import distribution_based_score_fusion, recipro
 
 from documind.errors import IndexLayoutOutdated, ModelMismatch
 
-from documind_search.keyword_mirror import KeywordMirror
+from documind_search.local_mirror import LocalMirror
 from documind_search.tenant_census import TenantCensus
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class VectorIndex:
     def __init__(
         self, client: QdrantClient, collection: str, model: str, dimension: int,
         resolve: "Callable[[str], int] | None" = None, census: TenantCensus | None = None,
-        keywords: KeywordMirror | None = None,
+        mirror: LocalMirror | None = None,
     ) -> None:
         self.client = client
         self.collection = collection
@@ -107,8 +107,8 @@ class VectorIndex:
         self._shadow: VectorIndex | None = None
         # Local mode only (see tenant_census.py): lets a single-tenant collection skip the filter.
         self._census = census
-        # Local mode only (see keyword_mirror.py): keyword scoring without the engine's per-point loop.
-        self._keywords = keywords
+        # Local mode only (see local_mirror.py): scoring without the engine's per-point Python.
+        self._mirror = mirror
 
     def set_shadow(self, shadow: "VectorIndex | None") -> None:
         with self._lock:
@@ -202,8 +202,8 @@ class VectorIndex:
 
     def create_collection(self, name: str) -> None:
         with self._lock:
-            if self._keywords is not None:
-                self._keywords.forget(name)
+            if self._mirror is not None:
+                self._mirror.forget(name)
             self.client.create_collection(name, **self.collection_params())
             with warnings.catch_warnings():
                 # Local mode ignores payload indexes (and says so); the server needs them.
@@ -211,22 +211,22 @@ class VectorIndex:
                 for field_name, schema in PAYLOAD_INDEXES:
                     self.client.create_payload_index(name, field_name, field_schema=schema)
 
-    def warm_keywords(self) -> None:
-        """Local mode: read the live collection's keyword mirror now (a worker's start), not on
-        its first keyword or hybrid query (about 1.5 s per 10,000 chunks)."""
-        if self._keywords is None:
+    def warm_mirror(self) -> None:
+        """Local mode: read the live collection into the mirror now (a worker's start), not on
+        its first query."""
+        if self._mirror is None:
             return
         self.ensure()
         with self._lock:
-            self._keywords.prepare(self.client, self._real_name())
+            self._mirror.prepare(self.client, self._real_name())
 
     def drop_collection(self, name: str) -> None:
         """Delete collection ``name`` (a re-index's old or half-built one) and what this process
         holds of it."""
         with self._lock:
             self.client.delete_collection(name)
-            if self._keywords is not None:
-                self._keywords.forget(name)
+            if self._mirror is not None:
+                self._mirror.forget(name)
 
     def _real_name(self) -> str:
         """The collection ``self.collection`` names now (through the alias, if it is one)."""
@@ -246,7 +246,7 @@ class VectorIndex:
         other = VectorIndex(self.client, collection, model or self.model, dimension or self.dimension)
         other._lock = self._lock
         other._census = self._census  # one census per client: writes through any sibling count
-        other._keywords = self._keywords  # likewise one keyword mirror per client
+        other._mirror = self._mirror  # likewise one mirror per client
         other._ready = True
         return other
 
@@ -284,8 +284,8 @@ class VectorIndex:
             )
             if self._census is not None:
                 self._census.written(p.payload.get("tenant") for p in points)
-            if self._keywords is not None:
-                self._keywords.upserted(self._real_name(), ((p.id, p.payload, p.sparse) for p in points))
+            if self._mirror is not None:
+                self._mirror.upserted(self._real_name(), ((p.id, p.payload, p.vector, p.sparse) for p in points))
             if self._shadow is not None:
                 self._shadow.upsert(points)
 
@@ -310,8 +310,8 @@ class VectorIndex:
                 points_selector=models.FilterSelector(filter=self._document_filter(document_id, before_generation)),
                 wait=True,
             )
-            if self._keywords is not None:
-                self._keywords.deleted_document(self._real_name(), document_id, before_generation)
+            if self._mirror is not None:
+                self._mirror.deleted_document(self._real_name(), document_id, before_generation)
             if self._shadow is not None:
                 self._shadow.delete_document(document_id, before_generation)
 
@@ -333,8 +333,8 @@ class VectorIndex:
             return
         with self._lock:
             self.client.delete(self.collection, points_selector=models.PointIdsList(points=point_ids), wait=True)
-            if self._keywords is not None:
-                self._keywords.deleted_points(self._real_name(), point_ids)
+            if self._mirror is not None:
+                self._mirror.deleted_points(self._real_name(), point_ids)
             if self._shadow is not None:
                 self._shadow.delete_points(point_ids)
 
@@ -389,7 +389,7 @@ class VectorIndex:
             if collection is not None and not self.client.collection_exists(collection):
                 raise CollectionGone(collection)
             target = collection or self.collection
-            if self._keywords is not None and mode is not SearchMode.DENSE and filters.without_tenant() is None:
+            if self._mirror is not None and filters.without_tenant() is None:
                 return self._query_mirrored(
                     collection or self._real_name(), filters, limit, mode, dense, sparse, fusion, prefetch_limit
                 )
@@ -404,26 +404,29 @@ class VectorIndex:
 
     def _query_mirrored(
         self, target: str, filters: "SearchFilters", limit: int, mode: SearchMode, dense: list[float] | None,
-        sparse: "SparseTerms", fusion: FusionMethod, prefetch_limit: int | None,
+        sparse: "SparseTerms | None", fusion: FusionMethod, prefetch_limit: int | None,
     ) -> list[Hit]:
-        """Keyword or hybrid under a tenant-only filter, with the keyword side from the mirror:
-        the same candidates, scores and fusion as the engine's Query API, then the hits read
-        back from Qdrant (a point gone meanwhile is dropped; another tenant's never returned)."""
-        assert self._keywords is not None
-        depth = limit if mode is SearchMode.KEYWORD else max(limit, prefetch_limit or 0)
-        keyword = [
-            models.ScoredPoint(id=pid, version=0, score=score)
-            for pid, score in self._keywords.top(self.client, target, sparse, filters.tenant, depth)
-        ]
-        if mode is SearchMode.KEYWORD:
-            ranked = keyword
-        else:
-            dense_side = [
-                models.ScoredPoint(id=h.point_id, version=0, score=h.score)
-                for h in self.search(filters=filters, limit=depth, mode=SearchMode.DENSE, dense=dense, collection=target)
-            ]
+        """A query under a tenant-only filter, each side scored by the mirror: the same
+        candidates, scores and fusion as the engine's Query API, then the hits read back from
+        Qdrant (a point gone meanwhile is dropped; another tenant's is never returned)."""
+        assert self._mirror is not None
+        depth = limit if mode is not SearchMode.HYBRID else max(limit, prefetch_limit or 0)
+
+        def scored(pairs: list[tuple[str, float]]) -> list[models.ScoredPoint]:
+            return [models.ScoredPoint(id=pid, version=0, score=score) for pid, score in pairs]
+
+        dense_side = keyword_side = []
+        if mode is not SearchMode.KEYWORD:
+            assert dense is not None
+            dense_side = scored(self._mirror.dense_top(self.client, target, dense, filters.tenant, depth))
+        if mode is not SearchMode.DENSE:
+            assert sparse is not None
+            keyword_side = scored(self._mirror.keyword_top(self.client, target, sparse, filters.tenant, depth))
+        if mode is SearchMode.HYBRID:
             fuse = reciprocal_rank_fusion if fusion is FusionMethod.RRF else distribution_based_score_fusion
-            ranked = fuse([dense_side, keyword], limit=limit)  # the engine's own fusion functions
+            ranked = fuse([dense_side, keyword_side], limit=limit)  # the engine's own fusion functions
+        else:
+            ranked = dense_side or keyword_side
         found = {
             str(p.id): dict(p.payload or {})
             for p in self.client.retrieve(target, ids=[str(p.id) for p in ranked], with_payload=True, with_vectors=False)

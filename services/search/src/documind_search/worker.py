@@ -41,9 +41,9 @@ from documind_search.reembed import Reembedder
 from documind_search.reindex import Reindexer
 from documind_search.recorded_search import RecordedSearch
 from documind_search.result_cache import build_result_cache
-from documind_search.keyword_mirror import KeywordMirror
+from documind_search.local_mirror import LocalMirror
 from documind_search.tenant_census import TenantCensus
-from documind_search.vector_index import SPARSE, FusionMethod, SearchMode, VectorIndex
+from documind_search.vector_index import DENSE, SPARSE, FusionMethod, SearchMode, VectorIndex
 from documind_search.warmup import WarmUp
 
 
@@ -71,7 +71,7 @@ def vector_index(runtime: Runtime) -> VectorIndex:
             resolve=lambda name: registry.by_name(name).dimension,
             # Local mode filters in Python point by point; a server has payload indexes.
             census=None if st.qdrant_url else TenantCensus(),
-            keywords=None if st.qdrant_url else KeywordMirror(SPARSE),
+            mirror=None if st.qdrant_url else LocalMirror(SPARSE, DENSE),
         )
 
     return runtime.resource("vector-index", build)
