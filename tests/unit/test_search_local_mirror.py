@@ -74,7 +74,7 @@ def corpus() -> list[Point]:
 def _indexes(corpus: list[Point]) -> tuple[VectorIndex, VectorIndex, LocalMirror]:
     """The same collection queried by the engine alone and through the mirror."""
     client = QdrantClient(location=":memory:")
-    mirror = LocalMirror(SPARSE, DENSE)
+    mirror = LocalMirror(SPARSE, DENSE, read_after=1)
     fast = VectorIndex(client, "chunks", MODEL, DIM, census=TenantCensus(), mirror=mirror)
     fast.upsert(corpus)
     return VectorIndex(client, "chunks", MODEL, DIM), fast, mirror
@@ -197,3 +197,14 @@ def test_warm_up_reads_the_live_collection_once(corpus: list[Point]) -> None:
     assert mirror.rebuilds == 1
     assert _ids(fast, QUERIES[0])
     assert mirror.rebuilds == 1
+
+
+def test_a_process_reads_a_collection_only_from_its_third_query(corpus: list[Point]) -> None:
+    """A one-shot embedded search answers through the engine without paying for the read."""
+    client = QdrantClient(location=":memory:")
+    mirror = LocalMirror(SPARSE, DENSE)
+    index = VectorIndex(client, "chunks", MODEL, DIM, census=TenantCensus(), mirror=mirror)
+    index.upsert(corpus)
+    for expected_reads in (0, 0, 1, 1):
+        assert _ids(index, QUERIES[0])
+        assert mirror.rebuilds == expected_reads

@@ -390,9 +390,9 @@ class VectorIndex:
                 raise CollectionGone(collection)
             target = collection or self.collection
             if self._mirror is not None and filters.without_tenant() is None:
-                return self._query_mirrored(
-                    collection or self._real_name(), filters, limit, mode, dense, sparse, fusion, prefetch_limit
-                )
+                real = collection or self._real_name()
+                if self._mirror.answers(real):
+                    return self._query_mirrored(real, filters, limit, mode, dense, sparse, fusion, prefetch_limit)
             if self._census is not None:
                 target = collection or self.alias_target() or self.collection  # the census counts real collections
                 if self._census.only_tenant_is(target, filters.tenant, self._tenants_of):
