@@ -227,8 +227,11 @@ class LocalMirror:
             return _best(entry, scores, np.nonzero(entry.tenants == code)[0], limit)
 
     def prepare(self, client: "QdrantClient", collection: str) -> None:
-        """Read ``collection`` now if it is not held yet."""
+        """Read ``collection`` now if it is not held yet. A process that prepares is long-lived
+        (a search worker's warm-up): any other collection it is asked about (the new one of a
+        model swap) is read at its first query."""
         with self._lock:
+            self.read_after = 1
             self._current(client, collection)
 
     def _current(self, client: "QdrantClient", collection: str) -> _Collection:
@@ -279,9 +282,14 @@ def _new(payload: dict[str, Any], dense: Sequence[float], terms: Iterable[int], 
 
 
 def _best(entry: _Collection, scores: np.ndarray, candidates: np.ndarray, limit: int) -> list[tuple[str, float]]:
+    """The ``limit`` best candidates, ties broken by point id: the same answer from any
+    collection holding the same points, whatever order they were written in."""
     if candidates.size == 0 or limit <= 0:
         return []
+    picked = scores[candidates]
     if candidates.size > limit:
-        candidates = candidates[np.argpartition(-scores[candidates], limit - 1)[:limit]]
-    order = candidates[np.argsort(-scores[candidates], kind="stable")]
-    return [(entry.ids[i], float(scores[i])) for i in order]
+        cut = -np.partition(-picked, limit - 1)[limit - 1]  # the limit-th best score
+        keep = picked >= cut  # every point tied at the cut stays in the running
+        candidates, picked = candidates[keep], picked[keep]
+    ranked = sorted(zip(candidates.tolist(), picked.tolist()), key=lambda c: (-c[1], entry.ids[c[0]]))[:limit]
+    return [(entry.ids[row], score) for row, score in ranked]
