@@ -366,10 +366,10 @@ def _details(name: str, r: dict[str, Any]) -> list[str]:
             for mode, m_ in s_["modes"].items():
                 d, b = m_.get("documind_ms", {}), m_.get("baseline_ms", {})
                 rows.append([fmt(s_["chunks"]), mode, fmt(d.get("p50")), fmt(d.get("p99")), fmt(b.get("p50")),
-                             fmt(b.get("p99")), fmt(m_.get("ratio_p50"), 3), m_.get("same_top10", ""),
+                             fmt(b.get("p99")), fmt(m_.get("ratio_p50"), 3), m_.get("same_top10_scores", ""),
                              fmt(s_.get("mirror_read_s"))])
         out += [_table(["chunks", "mode", "service p50 ms", "p99 ms", "Query API p50 ms", "p99 ms", "ratio p50",
-                        "same top 10", "mirror read s"], rows), ""]
+                        "same top-10 scores", "mirror read s"], rows), ""]
     if name == "onnx":
         ex = r.get("export", {})
         out.append("Export (offline, from the packaged model): " + ", ".join(
