@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 PIPELINE = """# the pipeline row (python -m bench.finetune_pipeline runs all of it against a fresh stack)
 documind ingest SCIFACT_FOLDER --tenant scifact                                 # every abstract, one .txt each
 python -m bench.finetune --write-pairs /tmp/scifact-train.jsonl
-documind model train --pairs /tmp/scifact-train.jsonl --epochs 3 --batch-size 32 --held-out 0.1 --json
+documind model train --pairs /tmp/scifact-train.jsonl --epochs 5 --batch-size 32 --held-out 0.1 --json
 documind model activate N --json                         # re-embeds every chunk, switches the alias
 # then the 300 test queries through `documind search --queries` in each mode, before and after"""
 

@@ -10,7 +10,7 @@ and the same 300 queries judged again. Both judgements use the same stack, the s
 the same search code, so the difference is the model. ``bench.finetune`` does the same
 in-process (every abstract encoded whole, no chunking, no services) for a quicker reading.
 
-    .venv/bin/python -m bench.finetune_pipeline [--epochs 3] [--batch-size 32] [--lr 3e-5] \
+    .venv/bin/python -m bench.finetune_pipeline [--epochs 5] [--batch-size 32] [--lr 3e-5] \
         [--out bench/results/finetune-scifact-pipeline.json]
 """
 
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--held-out", type=float, default=0.1)
