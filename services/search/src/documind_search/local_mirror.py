@@ -94,8 +94,9 @@ class _Collection:
                 keep[row] = False  # rewritten: the new version replaces it
         added = list(self.new.items())
         terms = np.concatenate([n.terms for _, n in added]) if added else np.zeros(0, np.uint32)
-        columns = np.fromiter((self.vocab.setdefault(int(t), len(self.vocab)) for t in terms), dtype=np.int64,
-                              count=terms.size)
+        unique, inverse = np.unique(terms, return_inverse=True)  # a Python step per distinct term only
+        columns = np.fromiter((self.vocab.setdefault(int(t), len(self.vocab)) for t in unique), dtype=np.int64,
+                              count=unique.size)[inverse.ravel()]
         indptr = np.concatenate(([0], np.cumsum([n.terms.size for _, n in added]))).astype(np.int64)
         weights = np.concatenate([n.weights for _, n in added]).astype(np.float64) if added else np.zeros(0)
         fresh = csr_matrix((weights, columns, indptr), shape=(len(added), len(self.vocab)))
