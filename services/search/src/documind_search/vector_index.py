@@ -2,7 +2,8 @@
 model's, cosine) and one sparse vector (``bm25``, with Qdrant's IDF modifier) per point,
 explicit HNSW and payload-index settings, stamped with the embedding model and dimension it
 holds (docs/design.md rule 5). Queries: dense, keyword (BM25) or hybrid (both prefetched, fused by
-RRF or DBSF in Qdrant's Query API)."""
+RRF or DBSF in Qdrant's Query API; in local mode, a query filtered by tenant alone is scored by
+``local_mirror.py`` with the same formulas)."""
 
 from __future__ import annotations
 
