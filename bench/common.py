@@ -633,6 +633,11 @@ def write_scifact_folder(docs: list[dict], folder: Path) -> Path:
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
 
+def first_sentence(text: str) -> str:
+    """A passage's first sentence (at most 300 characters): a query that other text answers."""
+    return _SENT.split(text.strip(), maxsplit=1)[0][:300]
+
+
 def chunk_texts(n: int, max_chars: int = 1000, seed: int = 7) -> list[str]:
     """``n`` chunk-like texts (<= ``max_chars``, sentence boundaries) cut from SciFact
     abstracts, cycled when more are needed (with a counter so each text differs)."""

@@ -24,21 +24,16 @@ queries): at 100,000 chunks one of its keyword queries takes seconds.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any
 
-from bench.common import Context, chunk_texts, log, ratio, rnd, summary
+from bench.common import Context, chunk_texts, first_sentence, log, ratio, rnd, summary
 
 TENANT = "localbench"
 DIM = 384
 TOP_K = 10
 PREFETCH = 100
-
-
-def _first_sentence(text: str) -> str:
-    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0][:300]
 
 
 def _collection(n: int, texts: list[str]) -> tuple[Any, Any, Any, float]:
@@ -122,7 +117,7 @@ def measure(ctx: Context) -> dict[str, Any]:
     p = ctx.params
     sizes = sorted(p["local_search_sizes"])
     texts = chunk_texts(max(sizes) + p["local_search_queries"], seed=23)
-    queries = [_first_sentence(t) for t in texts[max(sizes):]]
+    queries = [first_sentence(t) for t in texts[max(sizes):]]
     out: dict[str, Any] = {"status": "ok", "queries_per_mode": len(queries), "top_k": TOP_K, "prefetch": PREFETCH,
                            "sizes": []}
     for n in sizes:

@@ -10,18 +10,13 @@ cache saves more). The answers of both calls must be identical, and flagged miss
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
-from bench.common import REDIS_DBS, Context, Stack, chunk_texts, log, ratio, scratch_dir, summary
+from bench.common import REDIS_DBS, Context, Stack, chunk_texts, first_sentence, log, ratio, scratch_dir, summary
 
 
 TENANT = "cachebench"
-
-
-def _first_sentence(text: str) -> str:
-    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0][:300]
 
 
 def measure(ctx: Context) -> dict[str, Any]:
@@ -32,7 +27,7 @@ def measure(ctx: Context) -> dict[str, Any]:
     folder = scratch_dir("cache-docs")
     for i, text in enumerate(chunk_texts(n_docs, seed=3)):
         (folder / f"doc-{i:04d}.txt").write_text(text + "\n")
-    queries = [_first_sentence(t) for t in chunk_texts(n_docs + n_queries, seed=19)[n_docs:]]
+    queries = [first_sentence(t) for t in chunk_texts(n_docs + n_queries, seed=19)[n_docs:]]
     queries = list(dict.fromkeys(queries))  # distinct: a repeated text would be a hit as its "miss"
 
     stack = Stack(label="search-cache", redis_db=REDIS_DBS["search_cache"])

@@ -184,7 +184,7 @@ def test_a_write_that_bypassed_the_mirror_is_caught_by_the_count(corpus: list[Po
     assert mirror.rebuilds == 2
 
 
-def test_a_dropped_collection_is_forgotten(corpus: list[Point]) -> None:
+def test_a_dropped_and_recreated_collection_answers_from_its_new_contents(corpus: list[Point]) -> None:
     _engine, fast, mirror = _indexes(corpus)
     real = fast.alias_target()
     assert real and _ids(fast, QUERIES[0])

@@ -395,7 +395,7 @@ class VectorIndex:
                 if self._mirror.answers(real):
                     return self._query_mirrored(real, filters, limit, mode, dense, sparse, fusion, prefetch_limit)
             if self._census is not None:
-                target = collection or self.alias_target() or self.collection  # the census counts real collections
+                target = collection or self._real_name()  # the census counts real collections
                 if self._census.only_tenant_is(target, filters.tenant, self._tenants_of):
                     hits = self._query(target, filters.without_tenant(), limit, mode, dense, sparse_q, fusion, prefetch_limit)
                     if all(h.payload.get("tenant") == filters.tenant for h in hits):
