@@ -3,7 +3,8 @@ workers in both modes:
 
 - a completed document whose ``FinishEnrichment`` or ``ClassifyDocument`` was lost (simulated by
   removing what they store) gets it again from the watchdog (``documind recover``), with the
-  same figures and labels; a second run sends nothing;
+  same figures and labels; a second run sends nothing; a document whose chunks were never
+  enriched (the message was lost before it ran) is enriched then;
 - a deleted document keeps no enrichment rows nor labels, and ``documind show`` shows none."""
 
 from __future__ import annotations
@@ -80,18 +81,24 @@ def test_lost_followups_are_resent_by_the_watchdog_once(stack: Stack, docs: dict
     assert before[bio]["labels"] == ["sport"] and before[code]["labels"] == ["software"]
 
     stack.execute(f"DELETE FROM document_enrichment WHERE document_id = '{bio}'")  # FinishEnrichment lost
-    stack.execute(f"UPDATE documents SET enriched_generation = NULL WHERE id = '{bio}'")  # it never ran
+    stack.execute(f"UPDATE documents SET enriched_generation = NULL WHERE id = '{bio}'")  # it never ran,
+    stack.execute(f"DELETE FROM chunk_entities WHERE document_id = '{bio}'")  # so its chunks were never
+    stack.execute(f"DELETE FROM chunk_enrichment WHERE document_id = '{bio}'")  # enriched either
     drop_classification(stack, code)  # ClassifyDocument (and FinishEnrichment) lost
     assert not show(stack, bio)["enriched"] and show(stack, code)["labels"] == []
 
     outcome = stack.cli("recover", "--stale-after", "0", "--json").json()
-    assert outcome["followups"] == {"classify": [code], "enrichment": [bio]}, outcome
+    # Both for the document that lost both (the classifier re-sends FinishEnrichment only for
+    # a document whose enrichment was finished).
+    assert outcome["followups"]["classify"] == [code], outcome
+    assert sorted(outcome["followups"]["enrichment"]) == sorted([bio, code]), outcome
 
     for doc_id in (bio, code):
         after = wait_for(stack, doc_id, finished, "the re-sent follow-up's result")
         assert after["labels"] == before[doc_id]["labels"]
         assert after["confidence"] == pytest.approx(before[doc_id]["confidence"])
         assert after["classification"]["margin"] == pytest.approx(before[doc_id]["classification"]["margin"])
+        assert after["entities"] == before[doc_id]["entities"]
     # Nothing is missing any more: a second run sends nothing.
     again = stack.cli("recover", "--stale-after", "0", "--json").json()
     assert again["followups"] == {"classify": [], "enrichment": []}, again

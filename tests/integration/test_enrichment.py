@@ -89,12 +89,22 @@ def test_entities_sentiment_confidence_stored_and_shown(stack: Stack, docs: dict
     assert "iwan wyn roberts" in text.lower() and "confidence" in text
 
 
+def search_once_there(stack: Stack, query: str, entity: str, timeout_s: float = 120) -> list[dict]:
+    """The entities reach the points after the document is searchable: enrichment runs then,
+    and its finish asks the search service to rebuild the points of chunks with entities."""
+    deadline = time.monotonic() + timeout_s
+    while not (hits := stack.search(query, 10, "--entity", entity)):
+        assert time.monotonic() < deadline, f"no hit for {entity} after {timeout_s} s\n{stack.worker_logs()}"
+        time.sleep(0.5)
+    return hits
+
+
 def test_search_filters_by_entity(stack: Stack, docs: dict[str, dict]) -> None:
-    hits = stack.search("football career", 10, "--entity", "person:Iwan Wyn Roberts")
-    assert hits and {h["document_id"] for h in hits} == {docs["bio"]["id"]}
+    hits = search_once_there(stack, "football career", "person:Iwan Wyn Roberts")
+    assert {h["document_id"] for h in hits} == {docs["bio"]["id"]}
     assert stack.search("football career", 10, "--entity", "PERSON:Nobody Of That Name") == []
-    hits = stack.search("roses are red", 10, "--entity", "EMAIL:MRobinson@unstructured.io")
-    assert hits and {h["document_id"] for h in hits} == {docs["email"]["id"]}
+    hits = search_once_there(stack, "roses are red", "EMAIL:MRobinson@unstructured.io")
+    assert {h["document_id"] for h in hits} == {docs["email"]["id"]}
     bad = stack.cli("search", "x", "--entity", "COLOUR:red", check=False)
     assert bad.code == 2 and "TYPE:VALUE" in bad.stderr
 

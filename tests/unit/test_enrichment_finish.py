@@ -1,5 +1,6 @@
-"""finish_document: the document's figures from its chunks, and the ReviewChunks hand-off
-sent exactly once per document generation however often the completion is redelivered."""
+"""finish_document: the document's figures from its chunks, and the ReviewChunks hand-off and
+the entity refresh of the points (IndexChunks, revision) sent exactly once per document
+generation however often the completion is redelivered."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from documind.bus import Bus
-from documind.contracts import FinishEnrichment, Queues, ReviewChunks
+from documind.contracts import FinishEnrichment, IndexChunks, Queues, ReviewChunks
 from documind.db.engine import SessionFactory, transaction
 from documind.db.models import Chunk, ChunkEnrichment, ChunkEntity, DocumentEnrichment
 from documind.errors import Fenced
@@ -22,14 +23,17 @@ SHA = "e" * 64
 def broker() -> StubBroker:
     b = StubBroker()
     b.declare_queue(Queues.VALIDATE)
+    b.declare_queue(Queues.SEARCH)
     return b
 
 
-def make_document(sessions: SessionFactory, confidences: list[float]) -> tuple[StatusStore, str]:
+def make_document(
+    sessions: SessionFactory, confidences: list[float], idxs: list[int] | None = None
+) -> tuple[StatusStore, str]:
     store = StatusStore(sessions)
     reg = store.register(Upload("acme", "a.txt", SHA, 10, f"acme/{SHA}"))
     with transaction(sessions) as s:
-        for i, conf in enumerate(confidences):
+        for i, conf in zip(idxs or range(len(confidences)), confidences):
             s.add(Chunk(id=f"c{i}", document_id=reg.document_id, idx=i, generation=1, text="x" * 100, token_count=30))
             s.flush()
             s.add(ChunkEnrichment(
@@ -45,6 +49,13 @@ def make_document(sessions: SessionFactory, confidences: list[float]) -> tuple[S
 def review_messages(broker: StubBroker) -> list[ReviewChunks]:
     q = broker.queues[Queues.VALIDATE]
     return [ReviewChunks.parse(m.args[0]) for m in _drain(q)]
+
+
+def refresh_messages(broker: StubBroker) -> list[tuple[int, int]]:
+    """The (start, end) of the IndexChunks revisions sent to the search service."""
+    messages = [IndexChunks.parse(m.args[0]) for m in _drain(broker.queues[Queues.SEARCH])]
+    assert all(m.revision for m in messages)
+    return [(m.start, m.end) for m in messages]
 
 
 def _drain(q):  # noqa: ANN001, ANN202
@@ -73,6 +84,17 @@ def test_low_confidence_chunks_go_to_review_once(sessions: SessionFactory, broke
         record = s.get(DocumentEnrichment, doc_id)
         assert record.entity_counts == {"PERSON": 1} and record.low_confidence_chunks == 2
         assert record.review_sent_at is not None and record.sentiment_label == "positive"
+    # Every chunk has an entity: the points of all three are rebuilt, once.
+    assert refresh_messages(broker) == [(0, 3)]
+
+
+def test_entity_refresh_in_windows_of_chunks_with_entities(sessions: SessionFactory, broker: StubBroker) -> None:
+    """A long document's entity refresh goes in windows of ``span`` chunks, only those windows
+    that hold a chunk with entities (here chunks 0, 5 and 300 of a span of 128)."""
+    store, doc_id = make_document(sessions, [0.9, 0.9, 0.9], idxs=[0, 5, 300])
+    store.complete(doc_id, 1)
+    finish_document(sessions, Bus(broker), FinishEnrichment(document_id=doc_id, generation=1), 0.8, span=128)
+    assert refresh_messages(broker) == [(0, 128), (256, 301)]
 
 
 def test_confident_document_sends_nothing(sessions: SessionFactory, broker: StubBroker) -> None:

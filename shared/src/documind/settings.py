@@ -103,7 +103,12 @@ class Settings(BaseSettings):
     embed_chunks_per_message: int = Field(128, ge=1)
     torch_threads: int = Field(0, ge=0, description="0 = torch default")
     enrichment_enabled: bool = Field(
-        True, description="entities, sentiment and quality/confidence per chunk in the embed stage"
+        True, description="entities, sentiment and quality/confidence per chunk, once the document is searchable"
+    )
+    enrichment_chunks_per_message: int = Field(
+        64, ge=1, le=10_000,
+        description="chunks one embed.finish_enrichment message enriches (~25 ms each); a larger document "
+        "continues in further messages, so no message runs long",
     )
     entity_phone_region: str = Field(
         "US", pattern=r"^[A-Z]{2}$",

@@ -36,6 +36,7 @@ def declare(
     *,
     store_results: bool = False,
     time_limit_s: float | None = None,
+    priority_offset: int = 0,
     **options: Any,
 ) -> dramatiq.Actor:
     log = get_logger(contract.ACTOR)
@@ -111,7 +112,9 @@ def declare(
             broker=runtime.broker,
             actor_name=lane_actor(contract.ACTOR, lane),
             queue_name=lane_queue(contract.QUEUE, lane),
-            priority=LANE_PRIORITY[lane],
+            # Work after searchability (enrichment) takes an offset: a worker's prefetched
+            # document stages of the same lane run first.
+            priority=LANE_PRIORITY[lane] + priority_offset,
             store_results=store_results,
             max_retries=settings.max_retries,
             time_limit=int(limit_s * 1000),

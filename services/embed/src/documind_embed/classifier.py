@@ -109,11 +109,13 @@ class DocumentClassifier:
         )
         # The vector space it was classified in: a supervised model applies only to its own.
         stored = {**result.metadata(), "embedding_model": encoder.model_name}
-        self._store(doc_id, gen, result, stored)
+        enriched = self._store(doc_id, gen, result, stored)
         rt.bus.send(RefreshPayload(document_id=doc_id, generation=gen, tenant=tenant))
-        if rt.settings.enrichment_enabled:
-            # The document's confidence counts the classifier margin (embed README): figure it
-            # again now that the margin is stored (the review hand-off is not sent twice).
+        if rt.settings.enrichment_enabled and enriched:
+            # The document's confidence counts the classifier margin (embed README), and its
+            # figures were made without it: figure them again (the review hand-off is not sent
+            # twice). Not yet enriched: the pending finish reads the margin stored here, and a
+            # second finish now would enrich the same chunks twice over.
             rt.bus.send(FinishEnrichment(document_id=doc_id, generation=gen, tenant=tenant, lane=lane))
         rt.metrics.stage_seconds.labels(SERVICE, "classify").observe(time.monotonic() - started)
         get_logger("documind.embed").info(
@@ -121,9 +123,11 @@ class DocumentClassifier:
         )
         return stored
 
-    def _store(self, doc_id: str, gen: int, result: Classification, stored: dict) -> None:
+    def _store(self, doc_id: str, gen: int, result: Classification, stored: dict) -> bool:
         """The labels and scores on the document, each chunk's top label on its row, in one
-        transaction behind the fence (the document row locked)."""
+        transaction behind the fence (the document row locked). Returns whether the
+        generation's enrichment was finished already: under the row lock, a finish either
+        committed before (True) or reads this margin after."""
         table = Chunk.__table__
         with transaction(self.runtime.sessions) as s:
             doc = _completed(s, doc_id, gen, lock=True)
@@ -148,6 +152,7 @@ class DocumentClassifier:
                     ],
                 )
             keep_corrected_labels(s, doc)  # a person's corrected labels outrank the classifier's
+            return doc.enriched_generation == gen
 
 
 def _completed(s, doc_id: str, gen: int, *, lock: bool = False) -> Document:  # noqa: ANN001

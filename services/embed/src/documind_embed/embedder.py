@@ -1,6 +1,10 @@
-"""Embedding (and enriching) one range of a document's chunks. Vectors are stored on the chunk rows in the
+"""Embedding one range of a document's chunks. Vectors are stored on the chunk rows in the
 database (float32 bytes): the search service indexes them from there, and a later re-index
-into a new collection needs no re-parse (docs/design.md rule 5)."""
+into a new collection needs no re-parse (docs/design.md rule 5).
+
+Enrichment (entities, sentiment, quality) is not on this path: it runs once the document is
+searchable (``embed.finish_enrichment``, enrichment.py). Only a validator's correction of a
+searchable chunk (``revise``) enriches here, because its new text replaces the old at once."""
 
 from __future__ import annotations
 
@@ -9,16 +13,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from sqlalchemy import bindparam, false, func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from documind.contracts import EmbedChunks, IndexChunks
-from documind.db.models import Chunk, ChunkEnrichment, StageName, utcnow
+from documind.db.models import Chunk, StageName, utcnow
 from documind.embedding import Encoder
 from documind.errors import InconsistentChunks
 from documind.runtime import Runtime
 from documind.validation.writeback import fold_validated
 
-from documind_embed.enrichment import ChunkEnricher, ChunkFindings, ChunkText, store_findings
+from documind_embed.enrichment import ChunkEnricher, ChunkText, store_findings
 
 SERVICE = "embed"
 
@@ -27,8 +31,8 @@ SERVICE = "embed"
 class ChunkEmbedder:
     runtime: Runtime
     encoder: Encoder
-    # Entities, sentiment, quality per chunk (None: DOCUMIND_ENRICHMENT_ENABLED is off). A
-    # callable, so the spaCy model loads on the first message, not at start-up.
+    # Entities, sentiment, quality of a corrected chunk (None: DOCUMIND_ENRICHMENT_ENABLED is
+    # off). A callable, so the spaCy model loads on first use, not at start-up.
     enricher: Callable[[], ChunkEnricher] | None = None
     # The active model version's encoder (``documind model activate``); None: ``encoder``.
     active: Callable[[], Encoder] | None = None
@@ -42,35 +46,24 @@ class ChunkEmbedder:
         if work.revision:
             return self.revise(work)
         rt.status.begin_stage(doc_id, gen, StageName.EMBED)
-        needs_vector = (Chunk.embedding.is_(None)) | (Chunk.embedding_model != model)
-        needs_enrichment = ChunkEnrichment.chunk_id.is_(None) if self.enricher is not None else false()
         with rt.sessions() as s:
             rows = s.execute(
-                select(Chunk.id, Chunk.idx, Chunk.text, Chunk.token_count, needs_vector.label("nv"))
-                .outerjoin(ChunkEnrichment, ChunkEnrichment.chunk_id == Chunk.id)
+                select(Chunk.id, Chunk.text)
                 .where(
                     Chunk.document_id == doc_id,
                     Chunk.generation == gen,
                     Chunk.idx >= work.start,
                     Chunk.idx < work.end,
                     # Redelivered ranges skip what is done already (idempotent, docs/design.md rule 3).
-                    needs_vector | needs_enrichment,
+                    (Chunk.embedding.is_(None)) | (Chunk.embedding_model != model),
                 )
                 .order_by(Chunk.idx)
             ).all()
-        to_encode = [r for r in rows if r.nv]
-        vectors, findings = None, []
+        vectors = None
         if rows:
             with rt.status.heartbeat(doc_id, StageName.EMBED, rt.settings.heartbeat_interval_s, gen):
-                if to_encode:
-                    vectors = encoder.encode([r.text for r in to_encode])
-                if self.enricher is not None:
-                    enrich_started = time.monotonic()
-                    findings = self.enricher().enrich(
-                        [ChunkText(r.id, r.idx, r.text, r.token_count) for r in rows]
-                    )
-                    rt.metrics.stage_seconds.labels(SERVICE, "enrich").observe(time.monotonic() - enrich_started)
-        self._store(doc_id, gen, [r.id for r in to_encode], vectors, model, findings)
+                vectors = encoder.encode([r.text for r in rows])
+        self._store(doc_id, gen, [r.id for r in rows], vectors, model)
         rt.metrics.stage_seconds.labels(SERVICE, "embed").observe(time.monotonic() - started)
         rt.metrics.chunks_processed.labels("embed").inc(len(rows))
         rt.bus.send(
@@ -123,10 +116,7 @@ class ChunkEmbedder:
         ))
         return len(rows)
 
-    def _store(
-        self, doc_id: str, gen: int, ids: list[str], vectors: np.ndarray | None, model: str,
-        findings: list[ChunkFindings],
-    ) -> None:
+    def _store(self, doc_id: str, gen: int, ids: list[str], vectors: np.ndarray | None, model: str) -> None:
         """Behind the fence, in one transaction: the vectors onto their chunk rows, the stage's
         progress, and the stage finished when this range was the last."""
         table = Chunk.__table__
@@ -139,10 +129,6 @@ class ChunkEmbedder:
             s = step.session
             if vectors is not None:
                 s.execute(stmt, [{"cid": cid, "vec": vec.tobytes()} for cid, vec in zip(ids, vectors)])
-            store_findings(s, doc_id, gen, findings)
-            # Decisions carried over from the previous generation (documind.validation.carry)
-            # stay in force over the new machine figure, as after a correction.
-            fold_validated(s, [f.chunk.chunk_id for f in findings])
             base = select(func.count()).where(Chunk.document_id == doc_id, Chunk.generation == gen)
             total = int(s.scalar(base) or 0)
             expected = step.document.chunk_count

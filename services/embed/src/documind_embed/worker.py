@@ -18,7 +18,7 @@ from documind.tasks import declare
 from documind_embed.active_model import ActiveEncoder
 from documind_embed.classifier import DocumentClassifier
 from documind_embed.embedder import ChunkEmbedder
-from documind_embed.enrichment import ChunkEnricher, finish_document
+from documind_embed.enrichment import ChunkEnricher, CompletedDocumentEnricher
 from documind_embed.entities import EntityExtractor, load_spacy
 from documind_embed.quality import WordList
 from documind_embed.retrain import ClassifierRetrainer
@@ -42,11 +42,11 @@ def register(runtime: Runtime) -> None:
     lock = build_job_lock(runtime.engine, st.data_dir)  # one training of a tenant's classifier at a time
     declare(runtime, RetrainClassifier, ClassifierRetrainer(runtime, registry, lock).run, store_results=True)
 
-    def finish(work: FinishEnrichment) -> None:
-        if st.enrichment_enabled:
-            finish_document(runtime.sessions, runtime.bus, work, st.validation_threshold)
-
-    declare(runtime, FinishEnrichment, finish)
+    if enricher is not None:
+        # After the document is searchable, behind the same lane's document stages.
+        declare(runtime, FinishEnrichment, CompletedDocumentEnricher(runtime, enricher).finish, priority_offset=10)
+    else:
+        declare(runtime, FinishEnrichment, lambda work: None)  # turned off: messages already sent are dropped
     declare(
         runtime, TrainClassifier, ValidatedTrainer(runtime, active, lock).run,
         store_results=True,

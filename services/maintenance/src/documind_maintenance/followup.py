@@ -6,10 +6,12 @@ transaction that completes a document; a worker that dies between the two, or a 
 leaves a searchable document without labels or figures for ever. A completed document older
 than the grace period (the run's ``stale_after``) is missing its follow-up when
 
-- enrichment is on, its current generation has enriched chunks, and it has no
-  ``document_enrichment`` record of that generation: ``FinishEnrichment`` is re-sent;
+- enrichment is on, its current generation has chunks, and it has no ``document_enrichment``
+  record of that generation: ``FinishEnrichment`` is re-sent (it enriches the chunks that are
+  not yet, then makes the record). A document processed while enrichment was off is found
+  too once it is turned on, and enriched then;
 - classification is on, its tenant has a taxonomy, and it has no ``metadata["classification"]``:
-  ``ClassifyDocument`` is re-sent (the classifier sends ``FinishEnrichment`` itself afterwards).
+  ``ClassifyDocument`` is re-sent.
 
 Both messages are idempotent at the receiver (rule 3), and a document that still has a message
 in the broker is left alone, so a second run while one waits sends nothing more. Each run
@@ -31,7 +33,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, select
 
 from documind.contracts import ClassifyDocument, FinishEnrichment
-from documind.db.models import ChunkEnrichment, DeadLetter, Document, DocumentEnrichment, DocumentStatus, TaxonomyLabel
+from documind.db.models import Chunk, DeadLetter, Document, DocumentEnrichment, DocumentStatus, TaxonomyLabel
 from documind.logging import get_logger
 from documind.pending import PendingWork
 from documind.runtime import Runtime
@@ -53,9 +55,9 @@ class FollowUps:
             return {"classify": [], "enrichment": []}
         waiting = pending.snapshot().documents  # a message still on its way: not lost
         classify = [d for d in unclassified if (d.id, d.generation) not in waiting]
-        sent_classify = {d.id for d in classify}
-        # The classifier sends FinishEnrichment after it: one message for both is enough.
-        enrich = [d for d in unenriched if (d.id, d.generation) not in waiting and d.id not in sent_classify]
+        # Both, when both are missing: the classifier re-sends FinishEnrichment only for a
+        # document whose enrichment is finished already (its margin changes the figures).
+        enrich = [d for d in unenriched if (d.id, d.generation) not in waiting]
         for d in classify:
             rt.bus.send(ClassifyDocument(document_id=d.id, generation=d.generation, tenant=d.tenant))
         for d in enrich:
@@ -88,10 +90,8 @@ def _completed_before(cutoff: datetime, actor: str) -> Select:
 
 
 def unenriched_query(cutoff: datetime, limit: int) -> Select:
-    """Completed before ``cutoff``, enriched chunks of the current generation, no record of it."""
-    has_chunks = exists().where(
-        ChunkEnrichment.document_id == Document.id, ChunkEnrichment.generation == Document.generation
-    )
+    """Completed before ``cutoff``, chunks of the current generation, no record of it."""
+    has_chunks = exists().where(Chunk.document_id == Document.id, Chunk.generation == Document.generation)
     has_record = exists().where(
         and_(DocumentEnrichment.document_id == Document.id, DocumentEnrichment.generation == Document.generation)
     )
