@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.common import ratio
+from bench.common import ratio, rnd
 
 
 def fmt(v: Any, digits: int = 2) -> str:
@@ -155,6 +155,10 @@ def summary_rows(res: dict[str, Any]) -> list[list[str]]:
     if en is not None and not failed("9", "enrichment"):
         row("9", "Time to searchable with enrichment vs without, corpus documents one at a time (s, goal ratio ≤ 1.25)",
             en.get("total_on_s"), en.get("total_off_s"), en.get("ratio_total"))
+        enriched = [d.get("to_enriched_s") for d in (en.get("per_document") or {}).values()]
+        if enriched and None not in enriched:
+            row("9", "Upload to enriched (entities, figures) vs upload to searchable, enrichment on (s)",
+                rnd(sum(enriched)), en.get("total_on_s"), ratio(sum(enriched), en.get("total_on_s")))
         ip = en.get("in_process") or {}
         if ip.get("ratio_enrich_to_encode") is not None:
             row("9", "Enrichment vs encoding, same chunks in process (ms/chunk; ratio = enrichment's added share)",
