@@ -6,6 +6,11 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DO_NOT_TRACK := true
 DEMO_DIR ?= .documind-demo
+# Test files run in this many parallel processes (pytest-xdist), each file whole in one of them
+# (its module-scoped stacks are built once). The suite is CPU-bound on 2 cores; 3 keeps both
+# busy while processes wait on their workers. TEST_PROCS=0 runs it in this process, serially.
+TEST_PROCS ?= 3
+PYTEST_PARALLEL := -n $(TEST_PROCS) --dist loadfile
 
 .PHONY: install system-deps demo test test-quick test-unit test-integration bench bench-quick chaos check-deploy clean
 
@@ -28,15 +33,15 @@ demo: install ## embedded mode, no servers: ingest the example folder, then sear
 test: install ## everything: unit, integration (embedded + distributed), deploy files, whole corpus incl. the large files
 	bash scripts/system-deps.sh --validators
 	bash scripts/services.sh
-	$(PY) -m pytest tests -p no:cacheprovider
+	$(PY) -m pytest tests -p no:cacheprovider $(PYTEST_PARALLEL)
 
 test-quick: install ## as `make test` but skips the four largest corpus files
 	bash scripts/system-deps.sh --validators
 	bash scripts/services.sh
-	$(PY) -m pytest tests -m "not large" -p no:cacheprovider
+	$(PY) -m pytest tests -m "not large" -p no:cacheprovider $(PYTEST_PARALLEL)
 
 test-unit: install
-	$(PY) -m pytest tests/unit -p no:cacheprovider
+	$(PY) -m pytest tests/unit -p no:cacheprovider $(PYTEST_PARALLEL)
 
 bench: install ## the benchmark suite (see bench/README.md)
 	bash scripts/services.sh

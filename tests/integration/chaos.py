@@ -36,6 +36,15 @@ class ChaosPlan:
     chaos_s: float = 80  # how long workers are killed
     kill_every_s: tuple[float, float] = (4.0, 8.0)
     redis_kill_at_s: float = 25
+    # Set: Redis is killed ``redis_kill_delay_s`` after this batch's ingest returned, instead of
+    # at ``redis_kill_at_s``, so its queues surely hold that batch's messages when they are lost
+    # (at a fixed time a fast pipeline may have emptied them already).
+    redis_kill_after_batch: int | None = None
+    redis_kill_delay_s: float = 1.0
+    # After the last batch is ingested, the embed worker is stopped (SIGSTOP) this long: that
+    # batch waits in the broker longer than ``stale_after_s``, and the watchdog must leave it
+    # alone (it is waiting, not stuck). 0: no stall.
+    stall_s: float = 0
     pg_stop_at_s: float = 45
     pg_stop_s: float = 15
     stale_after_s: float = 10  # shorter than the backlog: the watchdog must tell waiting from stuck
@@ -71,6 +80,7 @@ class Chaos:
         self.rng = random.Random(plan.seed)
         self.tally = Tally()
         self.lock = threading.Lock()  # the workers list: supervisor, chaos thread, teardown
+        self.stalled: str | None = None  # the service stopped by SIGSTOP right now (never killed then)
         self.stop = threading.Event()  # ends the chaos and the supervisor
         self.drained = threading.Event()  # ends the watchdog loop
         self.stack: Stack | None = None
@@ -161,8 +171,10 @@ class Chaos:
         assert self.stack is not None
         with self.lock:
             # Only workers that finished booting: a worker killed in every start-up never works.
+            # Not a stalled one: its stall must last.
             up = [s for i, s in enumerate(SERVICES)
-                  if self.stack.workers[i].poll() is None and (self.stack.root / f"{s}.alive").exists()]
+                  if self.stack.workers[i].poll() is None and (self.stack.root / f"{s}.alive").exists()
+                  and s != self.stalled]
             if not up:
                 return
             svc = self.rng.choice(up)
@@ -183,6 +195,19 @@ class Chaos:
         self.redis.start()
         _log(f"t={self._elapsed():.0f}s redis back, empty")
 
+    def _stall(self, svc: str) -> None:
+        assert self.stack is not None
+        with self.lock:
+            self.stalled = svc
+            w = self.stack.workers[SERVICES.index(svc)]
+            os.killpg(w.pid, signal.SIGSTOP)
+        _log(f"t={self._elapsed():.0f}s SIGSTOP {svc} for {self.plan.stall_s:.0f}s")
+        time.sleep(self.plan.stall_s)
+        with self.lock:
+            os.killpg(w.pid, signal.SIGCONT)
+            self.stalled = None
+        _log(f"t={self._elapsed():.0f}s SIGCONT {svc}")
+
     def _stop_postgres(self) -> None:
         assert self.pg is not None
         _log(f"t={self._elapsed():.0f}s postgres stopped (immediate) for {self.plan.pg_stop_s:.0f}s")
@@ -191,7 +216,9 @@ class Chaos:
 
     def _chaos(self) -> None:
         p = self.plan
-        pending = [(p.redis_kill_at_s, self._kill_redis), (p.pg_stop_at_s, None)]
+        pending = [(p.pg_stop_at_s, None)]
+        if p.redis_kill_after_batch is None:
+            pending.append((p.redis_kill_at_s, self._kill_redis))
         next_kill = self.rng.uniform(*p.kill_every_s)
         while not self.stop.is_set() and self._elapsed() < p.chaos_s:
             now = self._elapsed()
@@ -284,6 +311,11 @@ class Chaos:
             time.sleep(max(0.0, at - self._elapsed()))
             self._ingest(folder)
             _log(f"t={self._elapsed():.0f}s batch {b} ingested")
+            if b == p.redis_kill_after_batch:
+                time.sleep(p.redis_kill_delay_s)
+                self._thread(self._kill_redis, "redis-kill")
+            if b == p.batches - 1 and p.stall_s > 0:
+                self._thread(lambda: self._stall("embed"), "stall")
         limit = p.chaos_s + p.pg_stop_s + 180
         while self._elapsed() < limit and (
             self._elapsed() < p.chaos_s or any(t.name == "postgres-outage" and t.is_alive() for t in self.threads)

@@ -23,6 +23,11 @@ def test_documents_survive_killed_workers_redis_and_postgres():
         batches=3, chaos_s=75, kill_every_s=(5.0, 9.0),
         redis_kill_at_s=20, pg_stop_at_s=40, pg_stop_s=15,
         stale_after_s=10, drain_timeout_s=360,
+        # Redis dies a second after the second batch is sent (its queues surely hold work then),
+        # and the embed worker stalls 14 s after the last one (a backlog older than
+        # stale_after_s, still waiting in the broker): at fixed times a fast pipeline had
+        # emptied its queues before either.
+        redis_kill_after_batch=1, stall_s=14,
     )
     keep = os.environ.get("DOCUMIND_CHAOS_LOGS")  # a folder to keep the worker/Redis/Postgres logs in
     chaos = Chaos(plan, keep_logs=Path(keep) if keep else None)
@@ -40,8 +45,9 @@ def test_documents_survive_killed_workers_redis_and_postgres():
     # The chaos really happened (else this test proves nothing).
     assert report["kills"] >= 3 and report["restarts"] >= report["kills"], summary
     assert report["redis_kills"] == 1 and report["postgres_stops"] == 1, summary
-    # A backlog older than stale_after_s was there, and left alone while its messages waited.
-    assert report["watchdog_queued_max"] > 0, summary
+    # A backlog older than stale_after_s was there, and left alone while its messages waited;
+    # the Redis kill lost messages, and the watchdog re-drove their documents.
+    assert report["watchdog_queued_max"] > 0 and report["redrives"] > 0, summary
     # The outcome.
     assert report["drained"], details
     assert report["stuck"] == 0 and report["lost"] == 0 and report["duplicated"] == 0, details
