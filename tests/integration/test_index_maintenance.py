@@ -215,6 +215,7 @@ def test_search_keeps_serving_while_a_reindex_runs(stack, docs, tmp_path):
             failures.append(f"rc={res.code} {res.stdout[-500:]} {res.stderr[-500:]}")
         elif reindex.poll() is None:
             during.append(len(res.json()["hits"]))
+        time.sleep(1.0)  # a steady trickle of queries, not a loop of processes that takes the copy's CPU
     out, err = reindex.communicate(timeout=600)
     writer.join(timeout=600)
     assert reindex.returncode == 0, err[-3000:]

@@ -169,6 +169,7 @@ def test_search_answers_throughout_a_model_swap_and_after_rollback(
                                                 content_key(tenant, digest)))
                 rt.bus.send(ProcessDocument(document_id=reg.document_id, generation=reg.generation, tenant=tenant))
                 late_id = reg.document_id
+            time.sleep(0.5)  # a steady trickle of queries, not a loop that takes the swap's CPU
         swap.join(timeout=60)
         assert outcome, "the activation did not finish"
         assert not failures, failures[:5]

@@ -94,7 +94,6 @@ def test_fifty_thousand_pending_messages_are_read_in_a_few_seconds(namespace: st
     client.close()
 
 
-
 def test_reclaim_gives_a_dead_workers_fetched_message_back_to_its_queue(namespace: str) -> None:
     """A SIGKILLed worker's message stays fetched (in its ``__acks__`` set) until Dramatiq's
     maintenance sees its heartbeat time out; ``reclaim`` runs that maintenance at once."""

@@ -30,7 +30,7 @@ def doc_ids(result: dict) -> list[str]:
     return [h["document_id"] for h in result["hits"]]
 
 
-def settled(stack, doc: dict) -> None:  # noqa: ANN001
+def settled(stack, doc: dict, tenant: str) -> None:  # noqa: ANN001
     """Until the work after the document became searchable is done: classified, enriched, and
     the points of its chunks with entities rebuilt (``indexed_at`` after the enrichment). Each
     of these changes the tenant's index and so voids its cached answers, once, rightly: the
@@ -43,7 +43,7 @@ def settled(stack, doc: dict) -> None:  # noqa: ANN001
     )
     deadline = time.monotonic() + 120
     while True:
-        data = stack.cli("show", doc_id, "--json").json()
+        data = stack.cli("show", doc_id, "--json", "--tenant", tenant).json()
         if data["enriched"] and data["classification"] is not None and stack.sql(pending) == [(0,)]:
             return
         assert time.monotonic() < deadline, f"{doc_id}: follow-ups not done: {data}\n{stack.worker_logs()}"
@@ -56,7 +56,7 @@ def test_cache_hits_on_repeat_and_never_serves_stale_results(stack, tmp_path: Pa
     path.write_text(TEXT)
     (doc,) = stack.ingest(path, extra=("--tenant", tenant))
     assert doc["status"] == "completed"
-    settled(stack, doc)
+    settled(stack, doc, tenant)
     cached = stack.mode == "distributed"  # embedded: each CLI call is a new process, a new cache
 
     first = search(stack, QUERY, tenant)
@@ -72,14 +72,14 @@ def test_cache_hits_on_repeat_and_never_serves_stale_results(stack, tmp_path: Pa
 
     (back,) = stack.ingest(path, extra=("--tenant", tenant))  # same bytes: generation 2
     assert back["generation"] == 2 and back["status"] == "completed"
-    settled(stack, back)
+    settled(stack, back, tenant)
     again = search(stack, QUERY, tenant)
     assert doc_ids(again)[:1] == [doc["id"]] and again["cache_hit"] is False
     assert search(stack, QUERY, tenant)["cache_hit"] is cached
 
     (redone,) = stack.ingest(path, extra=("--tenant", tenant, "--reprocess"))
     assert redone["generation"] == 3 and redone["status"] == "completed"
-    settled(stack, redone)
+    settled(stack, redone, tenant)
     fresh = search(stack, QUERY, tenant)
     assert fresh["cache_hit"] is False and doc_ids(fresh)[:1] == [doc["id"]]
     assert search(stack, QUERY, tenant)["cache_hit"] is cached

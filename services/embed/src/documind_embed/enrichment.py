@@ -38,6 +38,7 @@ from documind_embed.quality import Assessment, WordList, assess, detect_language
 from documind_embed.sentiment import Sentiment, SentimentAnalyzer, document_sentiment
 
 MAX_REVIEW_CHUNKS = 10_000  # ReviewChunks' limit: the lowest first beyond it
+SERVICE = "embed"  # the metrics' service label
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,6 @@ def store_findings(s: Session, document_id: str, generation: int, findings: Sequ
         for f in findings
         for e in f.entities
     )
-
-
-SERVICE = "embed"
 
 
 @dataclass
