@@ -7,9 +7,10 @@ export TRANSFORMERS_OFFLINE := 1
 export DO_NOT_TRACK := true
 DEMO_DIR ?= .documind-demo
 # Test files run in this many parallel processes (pytest-xdist), each file whole in one of them
-# (its module-scoped stacks are built once). The suite is CPU-bound on 2 cores; 3 keeps both
-# busy while processes wait on their workers. TEST_PROCS=0 runs it in this process, serially.
-TEST_PROCS ?= 3
+# (its module-scoped stacks are built once). One per core: the suite is CPU-bound, and more
+# processes than cores only stretch the timing-sensitive tests (cancel mid-OCR, chaos).
+# TEST_PROCS=0 runs it in this process, serially.
+TEST_PROCS ?= 2
 PYTEST_PARALLEL := -n $(TEST_PROCS) --dist loadfile
 
 .PHONY: install system-deps demo test test-quick test-unit test-integration bench bench-quick chaos check-deploy clean
