@@ -204,8 +204,11 @@ class Chaos:
         _log(f"t={self._elapsed():.0f}s SIGSTOP {svc} for {self.plan.stall_s:.0f}s")
         time.sleep(self.plan.stall_s)
         with self.lock:
-            os.killpg(w.pid, signal.SIGCONT)
-            self.stalled = None
+            self.stalled = None  # first: a worker gone meanwhile must not stay exempt from kills
+            try:
+                os.killpg(w.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                return
         _log(f"t={self._elapsed():.0f}s SIGCONT {svc}")
 
     def _stop_postgres(self) -> None:
