@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 
+from tests.integration.harness import wait_for
 from tests.made_corpus import LARGE as MADE_LARGE
 from tests.made_corpus import NEEDS_SOFFICE
 
@@ -174,6 +175,17 @@ def _run(corpus_stack, corpus, tmp_path, names, expected, absent):
     return docs
 
 
+def _check_enriched(corpus_stack, docs) -> None:
+    """Every completed document of the run ends enriched (entities, sentiment, quality): the
+    follow-up that runs after searchability finishes on every format, not only on the
+    examples the enrichment tests use."""
+    ids = ",".join(f"'{d['id']}'" for d in docs.values() if d["status"] == "completed")
+    query = (f"SELECT source_name FROM documents WHERE id IN ({ids}) "
+             "AND (enriched_generation IS NULL OR enriched_generation <> generation)")
+    left = wait_for(lambda: corpus_stack.sql(query), lambda rows: not rows, timeout=900, interval=2)
+    assert not left, f"not enriched: {left}\n{corpus_stack.worker_logs()}"
+
+
 def _check_large(corpus_stack, docs, pages: dict[str, int]) -> None:
     # Large documents: every chunk within the model window, pages recorded for the PDF.
     ids = ",".join(f"'{d['id']}'" for d in docs.values())
@@ -200,8 +212,9 @@ def test_expectations_cover_the_whole_made_corpus(made_corpus):
 
 
 def test_made_corpus_documents_end_as_expected(corpus_stack, made_corpus, tmp_path):
-    _run(corpus_stack, made_corpus, tmp_path, _made_names(made_corpus, set(MADE_EXPECTED) - MADE_LARGE),
-         MADE_EXPECTED, MADE_ABSENT)
+    docs = _run(corpus_stack, made_corpus, tmp_path, _made_names(made_corpus, set(MADE_EXPECTED) - MADE_LARGE),
+                MADE_EXPECTED, MADE_ABSENT)
+    _check_enriched(corpus_stack, docs)
 
 
 @pytest.mark.parametrize("name", sorted(NEEDS_SOFFICE))
@@ -211,9 +224,9 @@ def test_legacy_office_files_are_made_where_libreoffice_is(made_corpus, name):
 
 
 @pytest.mark.large
-def test_large_made_corpus_documents_complete(corpus_stack, made_corpus, tmp_path):
-    docs = _run(corpus_stack, made_corpus, tmp_path, sorted(MADE_LARGE), MADE_EXPECTED, MADE_ABSENT)
-    _check_large(corpus_stack, docs, MADE_PAGES)
+def test_large_made_corpus_documents_complete(large_corpus_stack, made_corpus, tmp_path):
+    docs = _run(large_corpus_stack, made_corpus, tmp_path, sorted(MADE_LARGE), MADE_EXPECTED, MADE_ABSENT)
+    _check_large(large_corpus_stack, docs, MADE_PAGES)
 
 
 # --- real corpus ----------------------------------------------------------------------------
@@ -225,10 +238,11 @@ def test_expectations_cover_the_whole_manifest(real_corpus):
 
 
 def test_corpus_documents_end_as_expected(real_corpus, corpus_stack, tmp_path):
-    _run(corpus_stack, real_corpus, tmp_path, sorted(set(EXPECTED) - LARGE), EXPECTED, ABSENT)
+    docs = _run(corpus_stack, real_corpus, tmp_path, sorted(set(EXPECTED) - LARGE), EXPECTED, ABSENT)
+    _check_enriched(corpus_stack, docs)
 
 
 @pytest.mark.large
-def test_large_corpus_documents_complete(real_corpus, corpus_stack, tmp_path):
-    docs = _run(corpus_stack, real_corpus, tmp_path, sorted(LARGE), EXPECTED, ABSENT)
-    _check_large(corpus_stack, docs, {"DA-619p.pdf": 601})
+def test_large_corpus_documents_complete(real_corpus, large_corpus_stack, tmp_path):
+    docs = _run(large_corpus_stack, real_corpus, tmp_path, sorted(LARGE), EXPECTED, ABSENT)
+    _check_large(large_corpus_stack, docs, {"DA-619p.pdf": 601})

@@ -29,6 +29,15 @@ def test_stopword_only_text_has_no_tokens(tok: Tokenizer) -> None:
     assert not query_vector("the of and", tok)
 
 
+def test_stopwords_are_bm25s_list_read_without_importing_numba() -> None:
+    # A fresh process: bm25s's package __init__ imports numba (~0.5 CPU-s), which a tokenizer
+    # (built by every search worker and every embedded search) must not pay for.
+    code = ("import sys; from documind_search.keywords import Tokenizer; t = Tokenizer(); "
+            "assert 'numba' not in sys.modules and 'bm25s' not in sys.modules, 'imported'; "
+            "from bm25s.stopwords import STOPWORDS_EN; assert t.stopwords == frozenset(STOPWORDS_EN)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_term_id_is_a_fixed_unsigned_32_bit_hash() -> None:
     # Pinned value: a change would silently break every stored keyword vector.
     assert term_id("cell") == int.from_bytes(__import__("hashlib").blake2b(b"cell", digest_size=4).digest(), "big")

@@ -18,11 +18,14 @@ over the live points); this module supplies the term-frequency side:
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
+import runpy
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
@@ -59,10 +62,15 @@ def term_id(term: str) -> int:
 
 
 def english_stopwords() -> frozenset[str]:
-    # Imported here: importing bm25s pulls in scipy and numba (~1 s), which only a tokenizer needs.
-    from bm25s.stopwords import STOPWORDS_EN
+    """bm25s's English stopword list (the list the keyword index was built and measured with).
 
-    return frozenset(STOPWORDS_EN)
+    Read from its module file without importing the ``bm25s`` package: the package's
+    ``__init__`` imports numba (~0.5 CPU-s), which this list does not need, and every process
+    that tokenizes (a search worker, each embedded ``documind search``) would pay it."""
+    spec = importlib.util.find_spec("bm25s")  # locates the package without running its __init__
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("bm25s is not installed")
+    return frozenset(runpy.run_path(str(Path(spec.origin).with_name("stopwords.py")))["STOPWORDS_EN"])
 
 
 class Tokenizer:
