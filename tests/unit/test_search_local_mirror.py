@@ -241,3 +241,61 @@ def test_a_warmed_up_process_reads_a_new_collection_at_its_first_query(corpus: l
     other.upsert(corpus[50:])
     assert _ids(other, QUERIES[0])
     assert mirror.rebuilds == 2
+
+
+def _contents(index: VectorIndex) -> dict[str, dict]:
+    return {pid: payload for pid, payload in index.scroll(None, 256, ["document_id", "generation", "labels"])}
+
+
+def test_document_writes_find_their_points_by_id_as_the_filter_does(
+    corpus: list[Point], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deletes, payload updates and counts of one document, through the mirror's record of its
+    points (by id) and through the engine's filter, leave the same collection; new points are
+    folded in without a query (FOLD_AT made small) and still found."""
+    import documind_search.local_mirror as local_mirror
+
+    monkeypatch.setattr(local_mirror, "FOLD_AT", 8)
+    plain = VectorIndex(QdrantClient(location=":memory:"), "chunks", MODEL, DIM)
+    mirror = LocalMirror(SPARSE, DENSE, read_after=1)
+    fast = VectorIndex(QdrantClient(location=":memory:"), "chunks", MODEL, DIM, mirror=mirror)
+    selectors: list[object] = []
+    set_payload = fast.client.set_payload
+    monkeypatch.setattr(fast.client, "set_payload",
+                        lambda *a, **kw: (selectors.append(kw["points"]), set_payload(*a, **kw))[1])
+    rng = np.random.default_rng(3)
+    rewritten = range(0, 120, 2)
+    gen2 = [_point("acme", f"doc-{d}", i, f"second version {d} {i}", rng, generation=2)
+            for d in rewritten for i in range(4)]
+    assert len(gen2) >= len(corpus) // 2  # enough to be folded in at once
+    for index in (plain, fast):
+        index.upsert(corpus)
+        index.warm_mirror()
+        index.upsert(gen2)
+        for d in rewritten:
+            index.delete_document(f"doc-{d}", before_generation=2)
+            index.set_document_payload(f"doc-{d}", 2, {"labels": ["re-processed"]})
+            index.set_document_payload(f"doc-{d}", 1, {"labels": ["stale"]})  # generation 1 is gone: nothing
+        index.set_document_payload("doc-1", 1, {"labels": ["kept"]})
+        index.delete_points([gen2[0].id])
+        index.delete_document("doc-3")
+    assert not mirror._collections[fast.alias_target()].new  # folded without a query
+    assert _contents(fast) == _contents(plain)
+    assert fast.count("doc-0") == plain.count("doc-0") == 3
+    assert fast.count("doc-2") == plain.count("doc-2") == 4
+    assert fast.count("doc-3") == plain.count("doc-3") == 0
+    assert fast.count("doc-1") == plain.count("doc-1") == 4
+    assert {p["labels"][0] for p in _contents(fast).values() if p.get("labels")} == {"re-processed", "kept"}
+    assert selectors and all(isinstance(s, list) for s in selectors)  # by id: no scan of every point
+    assert mirror.rebuilds == 1
+
+
+def test_a_one_shot_process_finds_a_documents_points_by_filter_until_its_third_use(corpus: list[Point]) -> None:
+    """Reading the collection costs more than a few filtered scans: a process that has not read
+    it yet (an embedded CLI command) filters, as for queries."""
+    mirror = LocalMirror(SPARSE, DENSE)
+    index = VectorIndex(QdrantClient(location=":memory:"), "chunks", MODEL, DIM, mirror=mirror)
+    index.upsert(corpus)
+    for expected_reads in (0, 0, 1, 1):
+        assert index.count("doc-0") == 4
+        assert mirror.rebuilds == expected_reads

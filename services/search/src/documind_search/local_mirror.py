@@ -17,6 +17,10 @@ CSC matrix, points x terms). A query is scored as the engine scores it:
   that have keyword terms (Qdrant's ``Modifier.IDF``, all tenants), summed over the shared
   terms; only points sharing a term with the query are candidates.
 
+The same record answers which points a document has (``document_points``): a filtered
+delete or payload update scans every point in local mode (~0.35 s at 15,000 points), and one
+ran for every completed document (its labels) - quadratic in a bulk ingest. By id it is ~3 ms.
+
 It is kept exact by write-through (``upserted``, ``deleted_document``, ``deleted_points``,
 ``forget``; changes are folded into the matrices before the next query) and checked on every
 query against the collection's point count: any difference (a write that bypassed it, a
@@ -38,10 +42,14 @@ if TYPE_CHECKING:
 
     from documind_search.keywords import SparseTerms
 
-# Queries of a collection a process answers through the engine before the mirror reads it: the
-# read costs ~0.2 s per 1,000 chunks, which a one-shot embedded ``documind search`` should not
-# pay for one query. A search worker reads the live collection at its warm-up instead.
+# Uses of a collection (queries, lookups of a document's points) a process leaves to the engine
+# before the mirror reads it: the read costs ~0.2 s per 1,000 chunks, which a one-shot embedded
+# ``documind search`` should not pay for one query. A search worker reads the live collection at
+# its warm-up instead.
 READ_AFTER_QUERIES = 3
+# New points kept beside the matrices before they are folded in without a query (an ingest
+# with no searches): at least this many, or half the rows, so folds stay rare.
+FOLD_AT = 1024
 SCROLL_PAGE = 4096  # local mode sorts every id for each page; a page of vectors is Python floats (~10 KB a point)
 NO_GENERATION = -1
 
@@ -74,6 +82,25 @@ class _Collection:
     vocab: dict[int, int] = field(default_factory=dict)  # term id -> column
     dead: set[int] = field(default_factory=set)
     new: dict[str, _New] = field(default_factory=dict)
+    new_of_document: dict[str | None, set[str]] = field(default_factory=dict)
+
+    def add_new(self, pid: str, point: _New) -> None:
+        self.drop_new(pid)
+        self.new[pid] = point
+        self.new_of_document.setdefault(point.document_id, set()).add(pid)
+
+    def drop_new(self, pid: str) -> None:
+        point = self.new.pop(pid, None)
+        if point is not None:
+            self.new_of_document.get(point.document_id, set()).discard(pid)
+
+    def document_points(self, document_id: str) -> dict[str, int]:
+        """Point id -> generation of every point of ``document_id``."""
+        found = {self.ids[row]: int(self.generations[row])
+                 for row in self.rows_of_document.get(document_id, ()) if row not in self.dead}
+        for pid in self.new_of_document.get(document_id, ()):
+            found[pid] = self.new[pid].generation
+        return found
 
     @property
     def points(self) -> int:
@@ -121,6 +148,7 @@ class _Collection:
         self.with_terms = int(np.count_nonzero(np.bincount(self.keywords.indices, minlength=len(self.ids))))
         self.dead.clear()
         self.new.clear()
+        self.new_of_document.clear()
 
 
 class LocalMirror:
@@ -142,25 +170,25 @@ class LocalMirror:
             if entry is None:
                 return  # not read yet: the first query reads it whole
             for pid, payload, dense, sparse in points:
-                entry.new[str(pid)] = _new(payload, dense, sparse.indices if sparse else (),
-                                           sparse.values if sparse else ())
+                entry.add_new(str(pid), _new(payload, dense, sparse.indices if sparse else (),
+                                             sparse.values if sparse else ()))
+            if len(entry.new) >= max(FOLD_AT, len(entry.ids) // 2):
+                entry.fold()
 
     def deleted_document(self, collection: str, document_id: str, before_generation: int | None) -> None:
         """As ``VectorIndex._document_filter``: the document's points, or those of generations
         before ``before_generation`` (a point without a generation included)."""
-
-        def goes(generation: int) -> bool:
-            return before_generation is None or generation == NO_GENERATION or generation < before_generation
 
         with self._lock:
             entry = self._collections.get(collection)
             if entry is None:
                 return
             for row in entry.rows_of_document.get(document_id, ()):
-                if goes(int(entry.generations[row])):
+                if older_than(int(entry.generations[row]), before_generation):
                     entry.dead.add(row)
-            for pid in [p for p, n in entry.new.items() if n.document_id == document_id and goes(n.generation)]:
-                del entry.new[pid]
+            for pid in [p for p in entry.new_of_document.get(document_id, ())
+                        if older_than(entry.new[p].generation, before_generation)]:
+                entry.drop_new(pid)
 
     def deleted_points(self, collection: str, point_ids: Iterable[str]) -> None:
         with self._lock:
@@ -168,7 +196,7 @@ class LocalMirror:
             if entry is None:
                 return
             for pid in map(str, point_ids):
-                entry.new.pop(pid, None)
+                entry.drop_new(pid)
                 row = entry.row_of.get(pid)
                 if row is not None:
                     entry.dead.add(row)
@@ -227,6 +255,12 @@ class LocalMirror:
             scores = entry.dense @ _unit(vector)
             return _best(entry, scores, np.nonzero(entry.tenants == code)[0], limit)
 
+    def document_points(self, client: "QdrantClient", collection: str, document_id: str) -> dict[str, int]:
+        """Point id -> generation (``NO_GENERATION`` if it has none) of every point of
+        ``document_id`` in ``collection``, read from the collection first if not held."""
+        with self._lock:
+            return self._current(client, collection, fold=False).document_points(document_id)
+
     def prepare(self, client: "QdrantClient", collection: str) -> None:
         """Read ``collection`` now if it is not held yet. A process that prepares is long-lived
         (a search worker's warm-up): any other collection it is asked about (the new one of a
@@ -235,14 +269,15 @@ class LocalMirror:
             self.read_after = 1
             self._current(client, collection)
 
-    def _current(self, client: "QdrantClient", collection: str) -> _Collection:
+    def _current(self, client: "QdrantClient", collection: str, fold: bool = True) -> _Collection:
         points = client.count(collection, exact=True).count
         entry = self._collections.get(collection)
         if entry is None or entry.points != points:  # a write this mirror did not see: read it again
             entry = self._read(client, collection)
             self._collections[collection] = entry
             self.rebuilds += 1
-        entry.fold()
+        if fold:
+            entry.fold()
         return entry
 
     def _read(self, client: "QdrantClient", collection: str) -> _Collection:
@@ -258,12 +293,19 @@ class LocalMirror:
             for p in page:
                 vectors = p.vector if isinstance(p.vector, dict) else {}
                 sparse = vectors.get(self.sparse_vector)
-                entry.new[str(p.id)] = _new(
+                entry.add_new(str(p.id), _new(
                     p.payload or {}, vectors.get(self.dense_vector) or np.zeros(entry.dimension),
                     sparse.indices if sparse else (), sparse.values if sparse else (),
-                )
+                ))
             if offset is None:
                 return entry
+
+
+def older_than(generation: int, before_generation: int | None) -> bool:
+    """Whether a point of ``generation`` is among a document's points "before
+    ``before_generation``" (all of them when None; a point without a generation always):
+    ``VectorIndex._document_filter``'s rule."""
+    return before_generation is None or generation == NO_GENERATION or generation < before_generation
 
 
 def _unit(vector: Sequence[float]) -> np.ndarray:

@@ -18,7 +18,7 @@ from qdrant_client.hybrid.fusion import distribution_based_score_fusion, recipro
 
 from documind.errors import IndexLayoutOutdated, ModelMismatch
 
-from documind_search.local_mirror import LocalMirror
+from documind_search.local_mirror import LocalMirror, older_than
 from documind_search.tenant_census import TenantCensus
 
 if TYPE_CHECKING:
@@ -306,11 +306,17 @@ class VectorIndex:
         ``before_generation``: what earlier generations, fenced ones included, left behind)."""
         self.ensure()
         with self._lock:
-            self.client.delete(
-                self.collection,
-                points_selector=models.FilterSelector(filter=self._document_filter(document_id, before_generation)),
-                wait=True,
-            )
+            located = self._document_points(document_id)
+            if located is None:
+                self.client.delete(
+                    self.collection,
+                    points_selector=models.FilterSelector(filter=self._document_filter(document_id, before_generation)),
+                    wait=True,
+                )
+            else:
+                ids = [pid for pid, gen in located.items() if older_than(gen, before_generation)]
+                if ids:
+                    self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids), wait=True)
             if self._mirror is not None:
                 self._mirror.deleted_document(self._real_name(), document_id, before_generation)
             if self._shadow is not None:
@@ -325,7 +331,14 @@ class VectorIndex:
             models.FieldCondition(key="generation", match=models.MatchValue(value=generation)),
         ])
         with self._lock:
-            self.client.set_payload(self.collection, payload=payload, points=models.FilterSelector(filter=flt), wait=True)
+            located = self._document_points(document_id)
+            if located is None:
+                self.client.set_payload(self.collection, payload=payload, points=models.FilterSelector(filter=flt),
+                                        wait=True)
+            else:
+                ids = [pid for pid, gen in located.items() if gen == generation]
+                if ids:
+                    self.client.set_payload(self.collection, payload=payload, points=ids, wait=True)
             if self._shadow is not None:
                 self._shadow.set_document_payload(document_id, generation, payload)
 
@@ -359,8 +372,23 @@ class VectorIndex:
     def count(self, document_id: str | None = None) -> int:
         self.ensure()
         with self._lock:
+            located = self._document_points(document_id) if document_id else None
+            if located is not None:
+                return len(located)
             flt = self._document_filter(document_id) if document_id else None
             return self.client.count(self.collection, count_filter=flt, exact=True).count
+
+    def _document_points(self, document_id: str) -> dict[str, int] | None:
+        """Local mode: point id -> generation of the document's points, from the mirror (a
+        filter there scans every point: local_mirror.py); None where the filter is the better
+        way - a server answers it from its payload index, and a one-shot process whose mirror
+        has not read the collection scans once rather than read it all."""
+        if self._mirror is None:
+            return None
+        real = self._real_name()
+        if not self._mirror.answers(real):
+            return None
+        return self._mirror.document_points(self.client, real, document_id)
 
     def search(
         self,
