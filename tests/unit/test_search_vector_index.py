@@ -119,3 +119,38 @@ def test_another_model_is_refused(index: VectorIndex) -> None:
     other = VectorIndex(index.client, "chunks", "other-model", DIM)
     with pytest.raises(ModelMismatch):
         other.ensure()
+
+
+def _journal(path) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(collection, journal mode) of every collection file under a local-mode folder."""
+    import sqlite3
+
+    found = []
+    for file in sorted(path.glob("collection/*/storage.sqlite")):
+        with sqlite3.connect(file) as conn:
+            found.append((file.parent.name, conn.execute("PRAGMA journal_mode").fetchone()[0]))
+    return found
+
+
+def test_local_collections_are_stored_in_wal_mode_and_reopen_with_their_points(tmp_path) -> None:  # noqa: ANN001
+    """Each point is its own SQLite commit in local mode: the files are put in WAL mode with
+    synchronous=NORMAL (documind.vectors.tune_local_storage), on creation and on opening."""
+    from documind.settings import Settings
+    from documind.vectors import build_qdrant_client, tune_local_storage
+
+    settings = Settings(qdrant_path=tmp_path / "qdrant")
+    client = build_qdrant_client(settings)
+    idx = VectorIndex(client, "chunks", MODEL, DIM)
+    idx.upsert([Point(id=str(uuid.uuid5(uuid.NAMESPACE_URL, d)), vector=_unit(seed), payload={"document_id": d})
+                for d, *_rest, seed in DOCS])
+    connection = client._client.collections["chunks__v1"].storage.storage
+    assert connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert _journal(tmp_path / "qdrant") == [("chunks__v1", "wal")]
+    client.close()
+
+    reopened = build_qdrant_client(settings)
+    assert tune_local_storage(reopened) == 1  # a qdrant-client that moved its storage would give 0
+    assert reopened._client.collections["chunks__v1"].storage.storage.execute(
+        "PRAGMA synchronous").fetchone()[0] == 1
+    assert VectorIndex(reopened, "chunks", MODEL, DIM).count() == len(DOCS)
+    reopened.close()

@@ -17,6 +17,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.hybrid.fusion import distribution_based_score_fusion, reciprocal_rank_fusion
 
 from documind.errors import IndexLayoutOutdated, ModelMismatch
+from documind.vectors import tune_local_storage
 
 from documind_search.local_mirror import LocalMirror, older_than
 from documind_search.tenant_census import TenantCensus
@@ -206,6 +207,7 @@ class VectorIndex:
             if self._mirror is not None:
                 self._mirror.forget(name)
             self.client.create_collection(name, **self.collection_params())
+            tune_local_storage(self.client)
             with warnings.catch_warnings():
                 # Local mode ignores payload indexes (and says so); the server needs them.
                 warnings.simplefilter("ignore", UserWarning)
