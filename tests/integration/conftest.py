@@ -33,7 +33,7 @@ def large_corpus_stack() -> Iterator[Stack]:
 
     Enrichment runs after a document is searchable, so the large-file tests never waited for
     it; with it on, their ~14,000 chunks went on being enriched in the background (spaCy,
-    about 20 CPU-minutes measured in a parallel run) after those tests had passed, taking
+    over 23 CPU-minutes measured in a parallel run, and still going when it ended) after those tests had passed, taking
     the CPU from every other test file and from the large files' own embedding in the same
     worker. What these tests show is that a large file ends final and searchable with every
     chunk in the model's window; the enrichment of the corpus's formats is shown on

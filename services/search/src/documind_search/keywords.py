@@ -61,6 +61,7 @@ def term_id(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "big")
 
 
+@lru_cache(maxsize=1)  # a file read and executed: once per process
 def english_stopwords() -> frozenset[str]:
     """bm25s's English stopword list (the list the keyword index was built and measured with).
 
