@@ -33,9 +33,9 @@ def large_corpus_stack() -> Iterator[Stack]:
 
     Enrichment runs after a document is searchable, so the large-file tests never waited for
     it; with it on, their ~14,000 chunks went on being enriched in the background (spaCy,
-    over 23 CPU-minutes measured in a parallel run, and still going when it ended) after those tests had passed, taking
-    the CPU from every other test file and from the large files' own embedding in the same
-    worker. What these tests show is that a large file ends final and searchable with every
+    over 23 CPU-minutes measured in a parallel run, and still going when it ended) after
+    those tests had passed, taking the CPU from every other test file and from the large
+    files' own embedding in the same worker. What these tests show is that a large file ends final and searchable with every
     chunk in the model's window; the enrichment of the corpus's formats is shown on
     ``corpus_stack``, which waits for it."""
     root = Path(tempfile.mkdtemp(prefix="documind-large-corpus-"))
